@@ -1,0 +1,1 @@
+"""Adapters to Azure: settings, credentials, the ARM compute client, Table Storage."""

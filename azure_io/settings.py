@@ -1,0 +1,246 @@
+"""The app's settings: read once from the environment into one frozen, typed object.
+
+Nothing else in the project reads ``os.environ``; callers get a ``Settings`` and pass
+it (or the parts they need) down.
+
+| variable | meaning | default |
+| --- | --- | --- |
+| PATCH_SUBSCRIPTIONS | subscriptions the app manages, comma-separated GUIDs | none |
+| PATCH_ARM_ENDPOINT | Azure Resource Manager endpoint, https | https://management.azure.com |
+| PATCH_ARM_CA_BUNDLE | CA bundle file trusted for ARM (a local stand-in) | system trust |
+| PATCH_ARM_CREDENTIAL | default (DefaultAzureCredential) or static (stand-in) | default |
+| PATCH_ARM_RETRY_ATTEMPTS | retries of a transient 5xx/408 answer, 0-10 | 3 |
+| PATCH_ARM_RETRY_BACKOFF_SECONDS | first backoff of those retries (doubles), 0-10 | 0.5 |
+| PATCH_TABLES_CONNECTION_STRING | Table Storage connection string | none |
+| PATCH_TABLES_ACCOUNT_URL | Table Storage account URL (managed identity) | none |
+| PATCH_OFF_PEAK_WINDOW | default off-peak window HH:MM-HH:MM, may cross midnight | 22:00-06:00 |
+| PATCH_INSTALL_SLOT_MINUTES | length of an install slot, 15-240 | 90 |
+| PATCH_ASSESSMENT_INTERVAL_HOURS | age after which a VM is assessed again, 1-720 | 72 |
+| PATCH_PLANNED_BASELINE_MONTHS | planned baseline months, comma-separated 1-12 | 1,4,7,10 |
+| PATCH_HEALTH_GATE_MINUTES | health watch after a phase, 0-1440 | 30 |
+| PATCH_ERROR_BUDGET_PERCENT | failed share of a phase that halts the cycle, 0-100 | 10 |
+
+Set at most one of the two table variables; with neither, the app has no table storage
+(fine for commands that only plan) and ``Settings.require_table_storage`` refuses.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+_T = TypeVar("_T")
+
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app cannot use; the message names the variable."""
+
+
+class ArmCredentialKind(StrEnum):
+    DEFAULT = "default"
+    STATIC = "static"
+
+
+@dataclass(frozen=True, slots=True)
+class TableStorage:
+    """Where the tables live: a connection string, or an account URL for managed identity."""
+
+    connection_string: str | None = None
+    account_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    subscriptions: tuple[str, ...] = ()
+    arm_endpoint: str = DEFAULT_ARM_ENDPOINT
+    arm_ca_bundle: Path | None = None
+    arm_credential: ArmCredentialKind = ArmCredentialKind.DEFAULT
+    arm_retry_attempts: int = 3
+    arm_retry_backoff_seconds: float = 0.5
+    table_storage: TableStorage | None = None
+    off_peak_window: str = "22:00-06:00"
+    install_slot_minutes: int = 90
+    assessment_interval_hours: int = 72
+    planned_baseline_months: tuple[int, ...] = (1, 4, 7, 10)
+    health_gate_minutes: int = 30
+    error_budget_percent: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Reads and validates every setting; ``environ`` defaults to the process environment."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def read(name: str, parse: Callable[[str, str], _T], default: _T) -> _T:
+            raw = env.get(name, "").strip()
+            return parse(name, raw) if raw else default
+
+        return cls(
+            subscriptions=read("PATCH_SUBSCRIPTIONS", _subscriptions, defaults.subscriptions),
+            arm_endpoint=read("PATCH_ARM_ENDPOINT", _https_url, defaults.arm_endpoint),
+            arm_ca_bundle=read("PATCH_ARM_CA_BUNDLE", _existing_file, defaults.arm_ca_bundle),
+            arm_credential=read("PATCH_ARM_CREDENTIAL", _credential_kind, defaults.arm_credential),
+            arm_retry_attempts=read(
+                "PATCH_ARM_RETRY_ATTEMPTS", _int_between(0, 10), defaults.arm_retry_attempts
+            ),
+            arm_retry_backoff_seconds=read(
+                "PATCH_ARM_RETRY_BACKOFF_SECONDS",
+                _number_between(0, 10),
+                defaults.arm_retry_backoff_seconds,
+            ),
+            table_storage=_table_storage(env),
+            off_peak_window=read("PATCH_OFF_PEAK_WINDOW", _window, defaults.off_peak_window),
+            install_slot_minutes=read(
+                "PATCH_INSTALL_SLOT_MINUTES", _int_between(15, 240), defaults.install_slot_minutes
+            ),
+            assessment_interval_hours=read(
+                "PATCH_ASSESSMENT_INTERVAL_HOURS",
+                _int_between(1, 720),
+                defaults.assessment_interval_hours,
+            ),
+            planned_baseline_months=read(
+                "PATCH_PLANNED_BASELINE_MONTHS", _months, defaults.planned_baseline_months
+            ),
+            health_gate_minutes=read(
+                "PATCH_HEALTH_GATE_MINUTES", _int_between(0, 1440), defaults.health_gate_minutes
+            ),
+            error_budget_percent=read(
+                "PATCH_ERROR_BUDGET_PERCENT", _number_between(0, 100), defaults.error_budget_percent
+            ),
+        )
+
+    def require_table_storage(self) -> TableStorage:
+        if self.table_storage is None:
+            raise SettingsError(
+                "PATCH_TABLES_CONNECTION_STRING or PATCH_TABLES_ACCOUNT_URL must be set "
+                "to use Table Storage"
+            )
+        return self.table_storage
+
+    def manages(self, subscription_id: str) -> bool:
+        return subscription_id.lower() in self.subscriptions
+
+
+def _subscriptions(name: str, raw: str) -> tuple[str, ...]:
+    ids: list[str] = []
+    for part in raw.split(","):
+        text = part.strip()
+        try:
+            canonical = str(uuid.UUID(text))
+        except ValueError as error:
+            raise SettingsError(
+                f"{name}: {text!r} is not a subscription GUID "
+                "(expected comma-separated GUIDs like 11111111-1111-1111-1111-111111111111)"
+            ) from error
+        if len(text) != 36:
+            raise SettingsError(f"{name}: {text!r} is not in the 8-4-4-4-12 GUID form")
+        if canonical not in ids:
+            ids.append(canonical)
+    return tuple(ids)
+
+
+def _https_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme != "https" or not parts.netloc:
+        raise SettingsError(f"{name}: {raw!r} is not an https URL (expected https://host[:port])")
+    return raw.rstrip("/")
+
+
+def _existing_file(name: str, raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file():
+        raise SettingsError(f"{name}: {raw!r} is not an existing file (expected a PEM CA bundle)")
+    return path
+
+
+def _credential_kind(name: str, raw: str) -> ArmCredentialKind:
+    try:
+        return ArmCredentialKind(raw.lower())
+    except ValueError as error:
+        allowed = ", ".join(kind.value for kind in ArmCredentialKind)
+        raise SettingsError(f"{name}: {raw!r} is not one of {allowed}") from error
+
+
+def _int_between(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError as error:
+            raise SettingsError(
+                f"{name}: {raw!r} is not a whole number from {low} to {high}"
+            ) from error
+        if not low <= value <= high:
+            raise SettingsError(f"{name}: {value} is outside {low} to {high}")
+        return value
+
+    return parse
+
+
+def _number_between(low: float, high: float) -> Callable[[str, str], float]:
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError as error:
+            raise SettingsError(
+                f"{name}: {raw!r} is not a number from {low:g} to {high:g}"
+            ) from error
+        if not low <= value <= high:  # also refuses nan
+            raise SettingsError(f"{name}: {raw} is outside {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+def _window(name: str, raw: str) -> str:
+    match = _WINDOW.match(raw)
+    if match is None:
+        raise SettingsError(f"{name}: {raw!r} is not a window HH:MM-HH:MM (e.g. 22:00-06:00)")
+    if match.group(1, 2) == match.group(3, 4):
+        raise SettingsError(f"{name}: {raw!r} starts and ends at the same time")
+    return raw
+
+
+def _months(name: str, raw: str) -> tuple[int, ...]:
+    months: set[int] = set()
+    for part in raw.split(","):
+        text = part.strip()
+        if not text.isdigit() or not 1 <= int(text) <= 12:
+            raise SettingsError(
+                f"{name}: {text!r} is not a month (expected numbers 1 to 12, e.g. 1,4,7,10)"
+            )
+        months.add(int(text))
+    return tuple(sorted(months))
+
+
+def _table_storage(env: Mapping[str, str]) -> TableStorage | None:
+    connection_string = env.get("PATCH_TABLES_CONNECTION_STRING", "").strip()
+    account_url = env.get("PATCH_TABLES_ACCOUNT_URL", "").strip()
+    if connection_string and account_url:
+        raise SettingsError(
+            "PATCH_TABLES_ACCOUNT_URL: set either it or PATCH_TABLES_CONNECTION_STRING, not both"
+        )
+    if connection_string:
+        if "=" not in connection_string:
+            raise SettingsError(
+                "PATCH_TABLES_CONNECTION_STRING: expected key=value pairs separated by ';'"
+            )
+        return TableStorage(connection_string=connection_string)
+    if account_url:
+        parts = urlsplit(account_url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise SettingsError(
+                f"PATCH_TABLES_ACCOUNT_URL: {account_url!r} is not a URL "
+                "(expected https://ACCOUNT.table.core.windows.net)"
+            )
+        return TableStorage(account_url=account_url.rstrip("/"))
+    return None

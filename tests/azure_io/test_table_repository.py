@@ -1,0 +1,325 @@
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from azure.core.pipeline import PipelineRequest
+from azure.data.tables import TableClient, TableServiceClient
+
+from azure_io.patch_results import (
+    AssessmentResult,
+    AvailablePatch,
+    InstalledPatch,
+    InstallResult,
+    OperationError,
+)
+from azure_io.table_rows import (
+    ALL_TABLES,
+    ASSESSMENTS_TABLE,
+    INSTALLATIONS_TABLE,
+    VM_STATE_TABLE,
+    ComplianceRecord,
+    CycleRecord,
+    history_keys,
+    inverted_ticks,
+    vm_keys,
+)
+from azure_io.tables import (
+    MAX_TRANSACTION_OPERATIONS,
+    HistoryKind,
+    PatchTables,
+    TableWrite,
+    plan_transactions,
+)
+
+SUB_A = "11111111-1111-1111-1111-111111111111"
+SUB_B = "22222222-2222-2222-2222-222222222222"
+NOW = datetime(2026, 12, 20, 12, 0, tzinfo=UTC)
+
+
+def vm_id(name: str, sub: str = SUB_A, group: str = "RG-Web") -> str:
+    return (
+        f"/subscriptions/{sub}/resourceGroups/{group}"
+        f"/providers/Microsoft.Compute/virtualMachines/{name}"
+    )
+
+
+def assessment(vm: str, at: datetime, *, critical: int = 2) -> AssessmentResult:
+    return AssessmentResult(
+        vm_id=vm,
+        status="Succeeded",
+        started_at=at,
+        reboot_pending=False,
+        critical_and_security_patch_count=critical,
+        other_patch_count=1,
+        available_patches=(
+            AvailablePatch("5048654", "2026-12 CU", ("Security",), "NeverReboots", at),
+        ),
+    )
+
+
+def install(vm: str, at: datetime, *, status: str = "Succeeded") -> InstallResult:
+    return InstallResult(
+        vm_id=vm,
+        status=status,
+        started_at=at,
+        reboot_status="NotNeeded",
+        maintenance_window_exceeded=False,
+        installed_patch_count=1,
+        failed_patch_count=0 if status == "Succeeded" else 1,
+        pending_patch_count=0,
+        excluded_patch_count=0,
+        not_selected_patch_count=3,
+        patches=(InstalledPatch("5048654", "2026-12 CU", ("Security",), "Installed"),),
+        error=None if status == "Succeeded" else OperationError("PatchFailed", "KB failed"),
+    )
+
+
+class CountRequests:
+    """Counts transactions (and their sizes) and single-row writes that reach Azurite."""
+
+    def __init__(self) -> None:
+        self.transaction_sizes: list[int] = []
+        self.single_writes = 0
+
+    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+        http = request.http_request
+        if not http.url.endswith("$batch") and http.method in ("PUT", "PATCH", "DELETE", "POST"):
+            self.single_writes += 1
+
+    def reset(self) -> None:
+        self.transaction_sizes.clear()
+        self.single_writes = 0
+
+
+@pytest.fixture
+def counter(monkeypatch: pytest.MonkeyPatch) -> CountRequests:
+    counts = CountRequests()
+    submit = TableClient.submit_transaction
+
+    def counting_submit(self: TableClient, operations: Any, **kwargs: Any) -> Any:
+        operations = list(operations)
+        counts.transaction_sizes.append(len(operations))
+        return submit(self, operations, **kwargs)
+
+    monkeypatch.setattr(TableClient, "submit_transaction", counting_submit)
+    return counts
+
+
+@pytest.fixture
+def service(azurite_connection_string: str, counter: CountRequests) -> TableServiceClient:
+    client = TableServiceClient.from_connection_string(
+        azurite_connection_string, raw_request_hook=counter.on_request
+    )
+    for name in ALL_TABLES:
+        client.delete_table(name)
+    return client
+
+
+@pytest.fixture
+def tables(service: TableServiceClient, counter: CountRequests) -> PatchTables:
+    repository = PatchTables(service)
+    repository.create_tables()
+    counter.reset()
+    return repository
+
+
+def all_rows(service: TableServiceClient, table: str) -> list[dict[str, object]]:
+    rows = [dict(row) for row in service.get_table_client(table).list_entities()]
+    return sorted(rows, key=lambda row: (str(row["PartitionKey"]), str(row["RowKey"])))
+
+
+def test_keys_follow_the_contract() -> None:
+    assert vm_keys(vm_id("Web-01")) == (SUB_A, "rg-web~web-01")
+    partition, row = history_keys(vm_id("Web-01"), NOW)
+    assert partition == SUB_A
+    assert row.startswith("rg-web~web-01~") and len(row.rsplit("~", 1)[1]) == 19
+    # .NET: DateTime.MaxValue.Ticks - new DateTime(2026,12,20,12,0,0).Ticks
+    assert inverted_ticks(datetime(1, 1, 1, tzinfo=UTC)) == "3155378975999999999"
+    assert inverted_ticks(NOW) < inverted_ticks(NOW - timedelta(microseconds=1))
+
+
+def test_repeated_writes_never_duplicate(tables: PatchTables, service: TableServiceClient) -> None:
+    vms = [vm_id(f"web-{index:02}") for index in range(5)]
+
+    def write_once() -> dict[str, list[dict[str, object]]]:
+        tables.record_assessments([assessment(vm, NOW) for vm in vms], recorded_at=NOW)
+        tables.record_installs([install(vm, NOW) for vm in vms], cycle="2026-12", recorded_at=NOW)
+        tables.record_compliance(
+            ComplianceRecord(vm, "compliant", "installed", True, False, NOW, "2026-12")
+            for vm in vms
+        )
+        # Timestamp is the service's own write time; everything else must be identical.
+        return {
+            table: [
+                {k: v for k, v in row.items() if k != "Timestamp"}
+                for row in all_rows(service, table)
+            ]
+            for table in ALL_TABLES
+        }
+
+    first = write_once()
+    assert write_once() == first
+    assert write_once() == first  # a replayed activity writes the same facts again
+    assert len(first[VM_STATE_TABLE]) == 5
+    assert len(first[ASSESSMENTS_TABLE]) == 5
+    assert len(first[INSTALLATIONS_TABLE]) == 5
+    for table in (VM_STATE_TABLE, ASSESSMENTS_TABLE, INSTALLATIONS_TABLE):
+        assert all(row["vmId"] and row["recordedAt"] for row in first[table])
+
+
+def test_250_rows_of_one_partition_take_three_transactions(
+    tables: PatchTables, service: TableServiceClient, counter: CountRequests
+) -> None:
+    vms = [vm_id(f"vm-{index:03}") for index in range(250)]
+    tables.record_compliance(
+        ComplianceRecord(vm, "pending", "not yet", True, False, NOW) for vm in vms
+    )
+    assert counter.transaction_sizes == [100, 100, 50]
+    assert counter.single_writes == 0
+    assert len(all_rows(service, VM_STATE_TABLE)) == 250
+
+
+def test_transactions_never_exceed_100_or_mix_partitions() -> None:
+    writes = [
+        TableWrite("T", "upsert", {"PartitionKey": f"p{index % 3}", "RowKey": f"r{index}"})
+        for index in range(750)
+    ]
+    transactions = plan_transactions(writes)
+    assert all(len(batch) <= MAX_TRANSACTION_OPERATIONS for batch in transactions)
+    assert all(len({write.partition_key for write in batch}) == 1 for batch in transactions)
+    assert sum(len(batch) for batch in transactions) == 750
+    assert len(transactions) == 9
+
+
+def test_writes_to_one_row_collapse_in_a_transaction() -> None:
+    writes = [
+        TableWrite("T", "upsert", {"PartitionKey": "p", "RowKey": "r", "a": 1, "b": 1}),
+        TableWrite("T", "upsert", {"PartitionKey": "p", "RowKey": "r", "b": 2}),
+    ]
+    [[merged]] = plan_transactions(writes)
+    assert merged.entity == {"PartitionKey": "p", "RowKey": "r", "a": 1, "b": 2}
+
+
+def test_unbatched_mode_sends_one_request_per_row(
+    service: TableServiceClient, counter: CountRequests
+) -> None:
+    tables = PatchTables(service, batched=False)
+    tables.create_tables()
+    counter.reset()
+    tables.record_compliance(
+        ComplianceRecord(vm_id(f"vm-{index}"), "pending", "", True, False, NOW)
+        for index in range(7)
+    )
+    assert (counter.transaction_sizes, counter.single_writes) == ([], 7)
+
+
+def test_purge_keeps_recent_and_removes_old(
+    tables: PatchTables, service: TableServiceClient
+) -> None:
+    vm = vm_id("web-01")
+    ages = [0, 1, 29, 31, 45, 90]
+    tables.record_assessments(
+        [assessment(vm, NOW - timedelta(days=d)) for d in ages], recorded_at=NOW
+    )
+    tables.record_installs(
+        [install(vm, NOW - timedelta(days=d, hours=1)) for d in ages], cycle=None, recorded_at=NOW
+    )
+    removed = tables.purge_history(now=NOW)
+    assert removed == 6
+    kept = [row["assessmentAt"] for row in all_rows(service, ASSESSMENTS_TABLE)]
+    assert sorted(kept, reverse=True) == [NOW - timedelta(days=d) for d in (0, 1, 29)]
+    assert len(all_rows(service, INSTALLATIONS_TABLE)) == 3
+    assert len(all_rows(service, VM_STATE_TABLE)) == 1  # latest state is not history
+    assert tables.purge_history(now=NOW) == 0
+
+
+def test_vm_view_has_latest_assessment_install_and_compliance(tables: PatchTables) -> None:
+    vm = vm_id("Web-01")
+    assert tables.vm_view(vm) is None
+    tables.record_assessments(
+        [assessment(vm, NOW - timedelta(days=3), critical=4)], recorded_at=NOW
+    )
+    tables.record_assessments([assessment(vm, NOW, critical=2)], recorded_at=NOW)
+    tables.record_installs([install(vm, NOW, status="Failed")], cycle="2026-12", recorded_at=NOW)
+    tables.record_compliance(
+        [ComplianceRecord(vm, "failed", "KB failed", True, True, NOW, "2026-12")]
+    )
+
+    view = tables.vm_view(vm.upper().replace("SUBSCRIPTIONS", "subscriptions"))
+    assert view is not None
+    assert view.latest_assessment == assessment(vm, NOW, critical=2)
+    assert view.latest_install == install(vm, NOW, status="Failed")
+    assert view.install_cycle == "2026-12"
+    assert view.compliance == ComplianceRecord(
+        vm, "failed", "KB failed", True, True, NOW, "2026-12"
+    )
+
+
+def test_on_demand_install_clears_cycle_and_error(tables: PatchTables) -> None:
+    vm = vm_id("web-01")
+    tables.record_installs([install(vm, NOW, status="Failed")], cycle="2026-12", recorded_at=NOW)
+    later = NOW + timedelta(hours=2)
+    tables.record_installs([install(vm, later)], cycle=None, recorded_at=later)
+    view = tables.vm_view(vm)
+    assert view is not None and view.latest_install is not None
+    assert view.install_cycle is None
+    assert view.latest_install.error is None
+
+
+def test_compliance_counts_per_subscription(tables: PatchTables) -> None:
+    records = [
+        ComplianceRecord(vm_id("a1"), "compliant", "", True, False, NOW),
+        ComplianceRecord(vm_id("a2"), "compliant", "", True, False, NOW),
+        ComplianceRecord(vm_id("a3"), "failed", "KB failed", True, False, NOW),
+        ComplianceRecord(vm_id("b1", SUB_B), "skipped", "Manual", False, False, NOW),
+    ]
+    tables.record_compliance(records)
+    tables.record_assessments([assessment(vm_id("b2", SUB_B), NOW)], recorded_at=NOW)
+    assert tables.compliance_counts() == {
+        SUB_A: {"compliant": 2, "failed": 1},
+        SUB_B: {"skipped": 1, "unknown": 1},
+    }
+    assert tables.compliance_counts(SUB_B.upper()) == {SUB_B: {"skipped": 1, "unknown": 1}}
+
+
+def test_history_is_newest_first_and_limited_to_days(tables: PatchTables) -> None:
+    vm, other = vm_id("web-01"), vm_id("web-011")
+    tables.record_assessments(
+        [assessment(vm, NOW - timedelta(days=d)) for d in (1, 5, 12, 20)], recorded_at=NOW
+    )
+    tables.record_installs(
+        [install(vm, NOW - timedelta(days=d)) for d in (2, 11)], cycle="2026-12", recorded_at=NOW
+    )
+    tables.record_assessments([assessment(other, NOW)], recorded_at=NOW)  # a shared name prefix
+
+    entries = tables.history(vm, now=NOW, days=30)
+    assert [(entry.kind, (NOW - entry.at).days) for entry in entries] == [
+        (HistoryKind.ASSESSMENT, 1),
+        (HistoryKind.INSTALL, 2),
+        (HistoryKind.ASSESSMENT, 5),
+        (HistoryKind.INSTALL, 11),
+        (HistoryKind.ASSESSMENT, 12),
+        (HistoryKind.ASSESSMENT, 20),
+    ]
+    assert entries[1].cycle == "2026-12"
+    assert [(NOW - entry.at).days for entry in tables.history(vm, now=NOW, days=7)] == [1, 2, 5]
+    with pytest.raises(ValueError, match="days"):
+        tables.history(vm, now=NOW, days=31)
+
+
+def test_cycle_round_trip(tables: PatchTables) -> None:
+    record = CycleRecord(
+        cycle_id="2026-12",
+        release_kind="hotpatch",
+        released_at=NOW - timedelta(days=12),
+        deadline=NOW + timedelta(days=18),
+        state="halted",
+        recorded_at=NOW,
+        release_id="2026-12-B",
+        halt_reason="error budget exceeded in phase 1",
+        plan_summary={"phases": 3, "assignments": 40},
+    )
+    tables.save_cycle(record)
+    tables.save_cycle(record)
+    assert tables.cycle("2026-12") == record
+    assert tables.cycle("2027-01") is None
