@@ -1,0 +1,466 @@
+"""The ARM operations: routing, authentication, faults, throttling and the answers.
+
+Independent of HTTP transport: `ArmApi.handle` takes a parsed request and gives
+a response; `fleetsim.server` puts it on a TLS socket.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from fleetsim import arm_json
+from fleetsim.errors import ArmError
+from fleetsim.faults import FaultInjector
+from fleetsim.oplog import OperationLog, iso
+from fleetsim.state import ASSESS, INSTALL, FleetState, Operation, VmRuntime
+from fleetsim.throttling import (
+    ARM_READS,
+    ARM_WRITES,
+    GUEST_PATCH_OPS,
+    GUEST_PATCH_OPS_PER_VM,
+    OPERATION_POLLING,
+    BucketKey,
+    Remaining,
+    Throttler,
+    remaining_headers,
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    target: str  # path and query, as on the request line
+    headers: Mapping[str, str]  # lowercased names
+    body: bytes
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # JSON-able, or None for no body
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0.0
+
+    def encoded(self) -> bytes:
+        return b"" if self.body is None else json.dumps(self.body).encode()
+
+
+_SUB = r"/subscriptions/(?P<sub>[^/]+)"
+_VMS = _SUB + r"/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/virtualMachines"
+
+
+def _route(pattern: str) -> re.Pattern[str]:
+    return re.compile(f"^{pattern}/?$", re.IGNORECASE)
+
+
+_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("subscriptions.list", _route(r"/subscriptions")),
+    ("subscriptions.listLocations", _route(_SUB + r"/locations")),
+    ("virtualMachines.listAll", _route(_SUB + r"/providers/Microsoft\.Compute/virtualMachines")),
+    (
+        "operations.get",
+        _route(
+            _SUB
+            + r"/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)"
+        ),
+    ),
+    ("virtualMachines.list", _route(_VMS)),
+    ("virtualMachines.get", _route(_VMS + r"/(?P<vm>[^/]+)")),
+    ("virtualMachines.instanceView", _route(_VMS + r"/(?P<vm>[^/]+)/instanceView")),
+    (ASSESS, _route(_VMS + r"/(?P<vm>[^/]+)/assessPatches")),
+    (INSTALL, _route(_VMS + r"/(?P<vm>[^/]+)/installPatches")),
+)
+
+_METHODS = {
+    "subscriptions.list": ("GET",),
+    "subscriptions.listLocations": ("GET",),
+    "virtualMachines.listAll": ("GET",),
+    "operations.get": ("GET",),
+    "virtualMachines.list": ("GET",),
+    "virtualMachines.get": ("GET", "PATCH"),
+    "virtualMachines.instanceView": ("GET",),
+    ASSESS: ("POST",),
+    INSTALL: ("POST",),
+}
+
+
+_CHALLENGE = (
+    f'Bearer authorization_uri="https://login.microsoftonline.com/{arm_json.TENANT_ID}", '
+    'error="invalid_token", error_description="The authentication failed because of '
+    "missing 'Authorization' header.\""
+)
+
+
+def _is_true(value: str | None) -> bool:
+    return value is not None and value.lower() == "true"
+
+
+@dataclass
+class _Call:
+    """One routed request: what it is, and what the handlers need of it."""
+
+    op: str
+    args: dict[str, str]
+    query: dict[str, str]
+    request: Request
+    now: datetime
+    vm: VmRuntime | None = None
+    remaining: tuple[Remaining, ...] = ()
+
+    @property
+    def vm_id(self) -> str | None:
+        return self.vm.spec.id if self.vm is not None else None
+
+
+class ArmApi:
+    def __init__(self, state: FleetState, log: OperationLog, faults: FaultInjector) -> None:
+        self.state = state
+        self.log = log
+        self.faults = faults
+        self.throttler = Throttler(state.clock)
+        self.base_url = ""  # set once the server knows its port
+        self._handlers: dict[tuple[str, str], Callable[[_Call], Response]] = {
+            ("GET", "subscriptions.list"): self._list_subscriptions,
+            ("GET", "subscriptions.listLocations"): self._list_locations,
+            ("GET", "virtualMachines.listAll"): self._list_vms,
+            ("GET", "virtualMachines.list"): self._list_vms,
+            ("GET", "virtualMachines.get"): self._get_vm,
+            ("PATCH", "virtualMachines.get"): self._update_vm,
+            ("GET", "virtualMachines.instanceView"): self._instance_view,
+            ("POST", ASSESS): self._assess,
+            ("POST", INSTALL): self._install,
+            ("GET", "operations.get"): self._operation_status,
+        }
+
+    # --- the pipeline ---------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        with self.state.lock:
+            self.state.requests += 1
+        try:
+            return self._handle(request)
+        except ArmError as error:
+            return Response(error.status, error.body())
+
+    def _handle(self, request: Request) -> Response:
+        authorization = request.headers.get("authorization", "")
+        if not authorization.startswith("Bearer ") or not authorization[7:].strip():
+            return Response(
+                401,
+                {
+                    "error": {
+                        "code": "AuthenticationFailed",
+                        "message": "Authentication failed. The 'Authorization' header is missing.",
+                    }
+                },
+                {"WWW-Authenticate": _CHALLENGE},
+            )
+        split = urlsplit(request.target)
+        path = unquote(split.path)
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        op, args = self._route(request.method, path)
+        if "api-version" not in query:
+            raise ArmError(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        fault = self.faults.draw()
+        if fault.error_status is not None:
+            code = "InternalServerError" if fault.error_status == 500 else "ServiceUnavailable"
+            return Response(
+                fault.error_status,
+                {
+                    "error": {
+                        "code": code,
+                        "message": "A transient error occurred (injected fault).",
+                    }
+                },
+                delay_seconds=fault.delay_seconds,
+            )
+        now = self.state.clock.now()
+        self.state.settle(now)
+        call = _Call(op=op, args=args, query=query, request=request, now=now)
+        if "vm" in args:
+            call.vm = self.state.find_vm(args["sub"], args["rg"], args["vm"])
+        elif "sub" in args:
+            self._require_subscription(args["sub"])
+        refused = self._throttle(call)
+        if refused is not None:
+            return refused
+        response = self._handlers[(request.method, op)](call)
+        response.headers.update(remaining_headers(call.remaining))
+        response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
+        response.delay_seconds = fault.delay_seconds
+        return response
+
+    def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
+        for op, pattern in _ROUTES:
+            match = pattern.match(path)
+            if match is None:
+                continue
+            if method not in _METHODS[op]:
+                raise ArmError(
+                    405,
+                    "MethodNotAllowed",
+                    f"The HTTP method '{method}' is not supported for '{path}'.",
+                )
+            return op, {k: v for k, v in match.groupdict().items() if v is not None}
+        raise ArmError(
+            404,
+            "InvalidResourceType",
+            f"The resource type for '{path}' could not be found "
+            "(the fleet simulator does not serve it).",
+        )
+
+    def _require_subscription(self, subscription_id: str) -> None:
+        if subscription_id.lower() not in self.state.fleet.subscriptions:
+            raise ArmError(
+                404,
+                "SubscriptionNotFound",
+                f"The subscription '{subscription_id}' could not be found.",
+            )
+
+    def _throttle(self, call: _Call) -> Response | None:
+        method = call.request.method
+        sub = call.args.get("sub", "").lower()
+        if call.op == "operations.get":
+            keys = [BucketKey(OPERATION_POLLING, sub)]
+        elif call.op in (ASSESS, INSTALL):
+            assert call.vm is not None
+            # Per region and subscription, and per VM: what Compute enforces. POST
+            # actions are left out of ARM's write bucket so that the documented
+            # guest patch limits are the ones a burst meets.
+            keys = [
+                BucketKey(GUEST_PATCH_OPS, f"{sub}|{call.vm.spec.location}"),
+                BucketKey(GUEST_PATCH_OPS_PER_VM, call.vm.spec.key),
+            ]
+        elif method == "GET":
+            keys = [BucketKey(ARM_READS, sub or "tenant")]
+        else:
+            keys = [BucketKey(ARM_WRITES, sub)]
+        decision = self.throttler.take(keys)
+        call.remaining = decision.remaining
+        if decision.allowed:
+            return None
+        with self.state.lock:
+            self.state.throttled += 1
+        arm_level = keys[0].policy in (ARM_READS, ARM_WRITES)
+        self.log.write(
+            {
+                "op": call.op,
+                "vm": call.vm_id,
+                "start": iso(call.now),
+                "end": iso(call.now),
+                "status": "Throttled",
+                "retryAfter": decision.retry_after_seconds,
+                "request": self._body_or_none(call.request),
+                "rebooted": False,
+                "installedKbs": [],
+            }
+        )
+        headers = remaining_headers(decision.remaining)
+        headers["Retry-After"] = str(decision.retry_after_seconds)
+        return Response(
+            429,
+            {
+                "error": {
+                    "code": "SubscriptionRequestsThrottled" if arm_level else "TooManyRequests",
+                    "message": "The request is being throttled as the limit has been reached for "
+                    f"operation type '{call.op}'. Retry after {decision.retry_after_seconds} "
+                    "seconds. For more information, see https://aka.ms/throttling.",
+                }
+            },
+            headers,
+        )
+
+    @staticmethod
+    def _body_or_none(request: Request) -> Any:
+        if not request.body:
+            return None
+        try:
+            return json.loads(request.body)
+        except ValueError:
+            return request.body.decode("utf-8", "replace")
+
+    def _json_body(self, request: Request) -> Any:
+        try:
+            return json.loads(request.body) if request.body else None
+        except ValueError as exc:
+            raise ArmError(
+                400, "InvalidRequestContent", f"The request content is not valid JSON: {exc}"
+            ) from exc
+
+    def _log_served(
+        self, call: _Call, status: str, *, request_body: Any = None, error: str | None = None
+    ) -> None:
+        entry: dict[str, Any] = {
+            "op": call.op if call.request.method != "PATCH" else "virtualMachines.update",
+            "vm": call.vm_id,
+            "start": iso(call.now),
+            "end": iso(call.now),
+            "status": status,
+            "request": request_body,
+            "rebooted": False,
+            "installedKbs": [],
+        }
+        if error is not None:
+            entry["error"] = error
+        self.log.write(entry)
+
+    # --- reads ----------------------------------------------------------------
+
+    def _list_subscriptions(self, call: _Call) -> Response:
+        self._log_served(call, "Succeeded")
+        return Response(
+            200,
+            {
+                "value": [
+                    arm_json.subscription_json(s) for s in self.state.fleet.subscriptions.values()
+                ]
+            },
+        )
+
+    def _list_locations(self, call: _Call) -> Response:
+        sub = self.state.fleet.subscriptions[call.args["sub"].lower()]
+        self._log_served(call, "Succeeded")
+        pairs = arm_json.region_pairs(self.state.fleet)
+        return Response(
+            200,
+            {
+                "value": [
+                    arm_json.location_json(sub.id, name, paired) for name, paired in pairs.items()
+                ]
+            },
+        )
+
+    def _list_vms(self, call: _Call) -> Response:
+        vms = self.state.vms_in(call.args["sub"], call.args.get("rg"))
+        try:
+            offset = int(call.query.get("$skiptoken", "0"))
+        except ValueError as exc:
+            raise ArmError(400, "InvalidSkipToken", "The $skiptoken is not valid.") from exc
+        page_size = self.state.fleet.page_size
+        with_view = (
+            _is_true(call.query.get("statusOnly"))
+            or call.query.get("$expand", "").lower() == "instanceview"
+        )
+        with self.state.lock:
+            page = [
+                arm_json.vm_json(vm, call.now, with_instance_view=with_view)
+                for vm in vms[offset : offset + page_size]
+            ]
+        body: dict[str, Any] = {"value": page}
+        if offset + page_size < len(vms):
+            query = {k: v for k, v in call.query.items() if k != "$skiptoken"}
+            query["$skiptoken"] = str(offset + page_size)
+            path = urlsplit(call.request.target).path
+            body["nextLink"] = f"{self.base_url}{path}?{urlencode(query)}"
+        self._log_served(call, "Succeeded")
+        return Response(200, body)
+
+    def _get_vm(self, call: _Call) -> Response:
+        assert call.vm is not None
+        with_view = call.query.get("$expand", "").lower() == "instanceview"
+        with self.state.lock:
+            body = arm_json.vm_json(call.vm, call.now, with_instance_view=with_view)
+        self._log_served(call, "Succeeded")
+        return Response(200, body)
+
+    def _instance_view(self, call: _Call) -> Response:
+        assert call.vm is not None
+        with self.state.lock:
+            body = arm_json.instance_view_json(call.vm, call.now)
+        self._log_served(call, "Succeeded")
+        return Response(200, body)
+
+    # --- writes ---------------------------------------------------------------
+
+    def _update_vm(self, call: _Call) -> Response:
+        assert call.vm is not None
+        body = self._json_body(call.request)
+        try:
+            self.state.update_vm(call.vm, body)
+        except ArmError as error:
+            self._log_served(call, "Failed", request_body=body, error=error.code)
+            raise
+        with self.state.lock:
+            answer = arm_json.vm_json(call.vm, call.now, with_instance_view=False)
+        self._log_served(call, "Succeeded", request_body=body)
+        return Response(200, answer)
+
+    def _assess(self, call: _Call) -> Response:
+        assert call.vm is not None
+        try:
+            operation = self.state.start_assessment(call.vm, call.now)
+        except ArmError as error:
+            self._log_served(call, "Failed", error=error.code)
+            raise
+        return self._accepted(call, operation)
+
+    def _install(self, call: _Call) -> Response:
+        assert call.vm is not None
+        body = self._json_body(call.request)
+        try:
+            operation = self.state.start_install(call.vm, body, call.now)
+        except ArmError as error:
+            self._log_served(call, "Failed", request_body=body, error=error.code)
+            raise
+        return self._accepted(call, operation)
+
+    def _operation_url(self, call: _Call, operation: Operation, *, monitor: bool) -> str:
+        spec = operation.vm.spec
+        query = {"p": operation.activity_id, "api-version": call.query["api-version"]}
+        if monitor:
+            query["monitor"] = "true"
+        return (
+            f"{self.base_url}/subscriptions/{spec.subscription_id}/providers/Microsoft.Compute"
+            f"/locations/{spec.location}/operations/{operation.id}?{urlencode(query)}"
+        )
+
+    def _accepted(self, call: _Call, operation: Operation) -> Response:
+        # No Retry-After: the client's polling interval decides, which keeps a
+        # virtual-clock run from sleeping in real time.
+        return Response(
+            202,
+            None,
+            {
+                "Azure-AsyncOperation": self._operation_url(call, operation, monitor=False),
+                "Location": self._operation_url(call, operation, monitor=True),
+            },
+        )
+
+    # --- operation status -----------------------------------------------------
+
+    def _operation_status(self, call: _Call) -> Response:
+        operation = self.state.operation(call.args["op"])
+        if (
+            operation is None
+            or operation.vm.spec.subscription_id.lower() != call.args["sub"].lower()
+        ):
+            raise ArmError(404, "NotFound", f"The operation '{call.args['op']}' was not found.")
+        done = call.now >= operation.end
+        with self.state.lock:
+            result = operation.result(call.now)
+        if _is_true(call.query.get("monitor")):
+            if not done:
+                return Response(
+                    202, None, {"Location": self._operation_url(call, operation, monitor=True)}
+                )
+            return Response(200, result)
+        status: dict[str, Any] = {
+            "startTime": iso(operation.start),
+            "status": "Succeeded" if done else "InProgress",
+            "name": operation.id,
+        }
+        if done:
+            status["endTime"] = iso(operation.end)
+            status["properties"] = {"output": result}
+        return Response(200, status)

@@ -1,0 +1,406 @@
+"""The simulated fleet: each VM's patches, power, health and its patch operations.
+
+Operations finish by the clock: an install started at T with duration D takes
+effect the first time anyone looks at the fleet at or after T + D (`settle`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from fleetsim.catalog import Patch, patches_for
+from fleetsim.clock import Clock
+from fleetsim.errors import ArmError, invalid_parameter, not_found
+from fleetsim.fleet import FleetSpec, VmSpec
+from fleetsim.install import (
+    InstallationState,
+    InstallOutcome,
+    InvalidRequest,
+    parse_install_request,
+    plan_install,
+)
+from fleetsim.oplog import OperationLog, iso
+
+ASSESS = "assessPatches"
+INSTALL = "installPatches"
+
+
+@dataclass
+class VmRuntime:
+    """One VM as it is now; mutated only under the fleet's lock."""
+
+    spec: VmSpec
+    patch_mode: str
+    enable_hotpatching: bool
+    tags: dict[str, str]
+    installed: set[str] = field(default_factory=set)
+    reboot_pending: bool = False
+    healthy: bool = True
+    reboots: int = 0
+    last_assessment: Operation | None = None
+    last_install: Operation | None = None
+    running_install: Operation | None = None
+
+    def power_state(self, now: datetime) -> str:
+        if any(period.contains(now) for period in self.spec.off_during):
+            return "deallocated"
+        return self.spec.power_state
+
+
+@dataclass
+class Operation:
+    """An assessPatches or installPatches, decided when it starts."""
+
+    id: str
+    kind: str
+    vm: VmRuntime
+    start: datetime
+    end: datetime
+    request: Any
+    activity_id: str
+    found: tuple[Patch, ...] = ()  # assessment: what the VM lacks
+    outcome: InstallOutcome | None = None
+    completed: bool = False
+    reboot_pending_at_start: bool = False
+
+    def result(self, now: datetime) -> dict[str, Any]:
+        """The operation's output in ARM's JSON (status InProgress until its end)."""
+        done = now >= self.end
+        if self.kind == ASSESS:
+            return {
+                "status": "Succeeded" if done else "InProgress",
+                "assessmentActivityId": self.activity_id,
+                "rebootPending": self.reboot_pending_at_start,
+                "criticalAndSecurityPatchCount": sum(
+                    1 for p in self.found if p.is_critical_or_security
+                ),
+                "otherPatchCount": sum(1 for p in self.found if not p.is_critical_or_security),
+                "startDateTime": iso(self.start),
+                "availablePatches": [
+                    {
+                        "patchId": p.patch_id,
+                        "name": p.name,
+                        "version": p.version,
+                        **({"kbId": p.kb_id} if p.kb_id is not None else {}),
+                        "classifications": list(p.classifications),
+                        "rebootBehavior": p.reboot_behavior,
+                        "activityId": self.activity_id,
+                        "publishedDate": iso(p.published),
+                        "lastModifiedDateTime": iso(self.start),
+                        "assessmentState": "Available",
+                    }
+                    for p in self.found
+                ],
+            }
+        assert self.outcome is not None
+        outcome = self.outcome
+        # While running, every patch the install will touch is still Pending.
+        states = [
+            (
+                p,
+                s
+                if done or s not in (InstallationState.INSTALLED, InstallationState.FAILED)
+                else InstallationState.PENDING,
+            )
+            for p, s in outcome.states
+        ]
+
+        def count(state: InstallationState) -> int:
+            return sum(1 for _, s in states if s is state)
+
+        result: dict[str, Any] = {
+            "status": outcome.status if done else "InProgress",
+            "installationActivityId": self.activity_id,
+            "rebootStatus": outcome.reboot_status if done else "Unknown",
+            "maintenanceWindowExceeded": outcome.maintenance_window_exceeded if done else False,
+            "excludedPatchCount": count(InstallationState.EXCLUDED),
+            "notSelectedPatchCount": count(InstallationState.NOT_SELECTED),
+            "pendingPatchCount": count(InstallationState.PENDING),
+            "installedPatchCount": count(InstallationState.INSTALLED),
+            "failedPatchCount": count(InstallationState.FAILED),
+            "patches": [
+                {
+                    "patchId": p.patch_id,
+                    "name": p.name,
+                    "version": p.version,
+                    **({"kbId": p.kb_id} if p.kb_id is not None else {}),
+                    "classifications": list(p.classifications),
+                    "installationState": s.value,
+                }
+                for p, s in states
+            ],
+            "startDateTime": iso(self.start),
+        }
+        if done and outcome.error is not None:
+            result["error"] = dict(outcome.error)
+        return result
+
+
+@dataclass(frozen=True)
+class VmSnapshot:
+    """What tests and the rehearsal inspect about a VM."""
+
+    id: str
+    power_state: str
+    installed_kbs: tuple[str, ...]
+    reboot_pending: bool
+    healthy: bool
+    reboots: int
+    patch_mode: str
+    enable_hotpatching: bool
+    install_in_progress: bool
+
+
+def _activity_id(*parts: object) -> str:
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16]))
+
+
+class FleetState:
+    """All VMs of the fleet and their operations, settled up to the clock's now."""
+
+    def __init__(self, fleet: FleetSpec, clock: Clock, log: OperationLog) -> None:
+        self.fleet = fleet
+        self.clock = clock
+        self._log = log
+        self._lock = threading.RLock()
+        self._epoch = clock.now()
+        self._vms: dict[str, VmRuntime] = {
+            spec.key: VmRuntime(
+                spec=spec,
+                patch_mode=spec.patch_mode,
+                enable_hotpatching=spec.enable_hotpatching,
+                tags=dict(spec.tags),
+            )
+            for spec in fleet.vms
+        }
+        self._operations: dict[str, Operation] = {}
+        self._pending: list[Operation] = []
+        self._sequence = itertools.count(1)
+        self.requests = 0
+        self.throttled = 0
+
+    # --- inspection (public: tests and the rehearsal) -------------------------
+
+    def vm_ids(self) -> list[str]:
+        return [vm.spec.id for vm in self._vms.values()]
+
+    def vm(self, vm_id: str) -> VmSnapshot:
+        now = self.clock.now()
+        with self._lock:
+            self.settle(now)
+            vm = self._vms.get(vm_id.lower())
+            if vm is None:
+                raise KeyError(vm_id)
+            return VmSnapshot(
+                id=vm.spec.id,
+                power_state=vm.power_state(now),
+                installed_kbs=tuple(sorted(vm.installed)),
+                reboot_pending=vm.reboot_pending,
+                healthy=vm.healthy,
+                reboots=vm.reboots,
+                patch_mode=vm.patch_mode,
+                enable_hotpatching=vm.enable_hotpatching,
+                install_in_progress=vm.running_install is not None,
+            )
+
+    # --- used by the server ---------------------------------------------------
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def settle(self, now: datetime) -> None:
+        """Apply every operation that has ended by `now`, in the order they ended."""
+        with self._lock:
+            due = sorted((op for op in self._pending if op.end <= now), key=lambda op: op.end)
+            if not due:
+                return
+            self._pending = [op for op in self._pending if op.end > now]
+            for op in due:
+                self._complete(op)
+
+    def finish(self) -> None:
+        """At shutdown: settle, then log what is still running as InProgress."""
+        with self._lock:
+            now = self.clock.now()
+            self.settle(now)
+            for op in self._pending:
+                self._log_operation(op, "InProgress", end=None)
+            self._pending = []
+
+    def find_vm(self, subscription_id: str, resource_group: str, name: str) -> VmRuntime:
+        key = (
+            f"/subscriptions/{subscription_id}/resourcegroups/{resource_group}"
+            f"/providers/microsoft.compute/virtualmachines/{name}"
+        ).lower()
+        vm = self._vms.get(key)
+        if vm is None:
+            raise not_found("Microsoft.Compute/virtualMachines", name, resource_group)
+        return vm
+
+    def vms_in(self, subscription_id: str, resource_group: str | None = None) -> list[VmRuntime]:
+        return [
+            vm
+            for vm in self._vms.values()
+            if vm.spec.subscription_id.lower() == subscription_id.lower()
+            and (resource_group is None or vm.spec.resource_group.lower() == resource_group.lower())
+        ]
+
+    def operation(self, operation_id: str) -> Operation | None:
+        return self._operations.get(operation_id)
+
+    def missing_patches(self, vm: VmRuntime) -> tuple[Patch, ...]:
+        catalog = patches_for(vm.spec, self._epoch, hotpatching=vm.enable_hotpatching)
+        return tuple(p for p in catalog if p.key not in vm.installed)
+
+    def _require_running(self, vm: VmRuntime, op_name: str, now: datetime) -> None:
+        power = vm.power_state(now)
+        if power != "running":
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"Operation '{op_name}' is not allowed on VM '{vm.spec.name}' since the VM is "
+                f"{power}. The VM is not running; start the VM and retry the operation.",
+            )
+
+    def _new_operation(
+        self, kind: str, vm: VmRuntime, now: datetime, duration: timedelta, request: Any
+    ) -> Operation:
+        sequence = next(self._sequence)
+        op = Operation(
+            id=_activity_id("operation", vm.spec.key, kind, sequence, now),
+            kind=kind,
+            vm=vm,
+            start=now,
+            end=now + duration,
+            request=request,
+            activity_id=_activity_id("activity", vm.spec.key, kind, sequence),
+            reboot_pending_at_start=vm.reboot_pending,
+        )
+        self._operations[op.id] = op
+        self._pending.append(op)
+        return op
+
+    def start_assessment(self, vm: VmRuntime, now: datetime) -> Operation:
+        with self._lock:
+            self.settle(now)
+            self._require_running(vm, ASSESS, now)
+            op = self._new_operation(
+                ASSESS, vm, now, timedelta(minutes=vm.spec.assess_minutes), None
+            )
+            op.found = self.missing_patches(vm)
+            return op
+
+    def start_install(self, vm: VmRuntime, body: Any, now: datetime) -> Operation:
+        with self._lock:
+            self.settle(now)
+            try:
+                request = parse_install_request(body, windows=vm.spec.is_windows)
+            except InvalidRequest as exc:
+                raise invalid_parameter(exc.target, str(exc)) from exc
+            self._require_running(vm, INSTALL, now)
+            if vm.running_install is not None:
+                raise ArmError(
+                    409,
+                    "OperationNotAllowed",
+                    f"Operation '{INSTALL}' is not allowed on VM '{vm.spec.name}' since another "
+                    "patch installation is in progress.",
+                )
+            outcome = plan_install(
+                self.missing_patches(vm),
+                request,
+                install_minutes=vm.spec.install_minutes,
+                fails=vm.spec.install_fails,
+                reboot_pending_before=vm.reboot_pending,
+            )
+            op = self._new_operation(INSTALL, vm, now, outcome.duration, body)
+            op.outcome = outcome
+            vm.running_install = op
+            return op
+
+    def update_vm(self, vm: VmRuntime, body: Any) -> None:
+        """PATCH: tags, patch mode and the hotpatch flag, validated as ARM does."""
+        if not isinstance(body, Mapping):
+            raise invalid_parameter("parameters", "The request body must be a JSON object.")
+        properties = body.get("properties") or {}
+        os_profile = properties.get("osProfile") or {}
+        config_key = "windowsConfiguration" if vm.spec.is_windows else "linuxConfiguration"
+        other_key = "linuxConfiguration" if vm.spec.is_windows else "windowsConfiguration"
+        if os_profile.get(other_key):
+            raise invalid_parameter(
+                f"osProfile.{other_key}",
+                f"'{other_key}' cannot be set on a {vm.spec.os_type} virtual machine.",
+            )
+        patch_settings = (os_profile.get(config_key) or {}).get("patchSettings") or {}
+        patch_mode = patch_settings.get("patchMode", vm.patch_mode)
+        hotpatching = patch_settings.get("enableHotpatching", vm.enable_hotpatching)
+        if not isinstance(hotpatching, bool):
+            raise invalid_parameter("patchSettings.enableHotpatching", "must be true or false")
+        if hotpatching and not vm.spec.is_windows:
+            raise invalid_parameter(
+                "patchSettings.enableHotpatching", "Hotpatching is only supported on Windows."
+            )
+        if hotpatching and patch_mode != "AutomaticByPlatform":
+            raise invalid_parameter(
+                "patchSettings.enableHotpatching",
+                "Hotpatching requires patchMode 'AutomaticByPlatform'.",
+            )
+        if hotpatching and "azure-edition" not in (vm.spec.image_sku or "").lower():
+            raise invalid_parameter(
+                "patchSettings.enableHotpatching",
+                f"Hotpatching is not supported for image SKU '{vm.spec.image_sku}'; "
+                "it needs Windows Server Azure Edition.",
+            )
+        tags = body.get("tags")
+        with self._lock:
+            vm.patch_mode = patch_mode
+            vm.enable_hotpatching = hotpatching
+            if isinstance(tags, Mapping):
+                vm.tags = {str(k): str(v) for k, v in tags.items()}
+
+    def _complete(self, op: Operation) -> None:
+        vm = op.vm
+        op.completed = True
+        if op.kind == ASSESS:
+            vm.last_assessment = op
+            self._log_operation(op, "Succeeded", end=op.end)
+            return
+        outcome = op.outcome
+        assert outcome is not None
+        vm.running_install = None
+        vm.last_install = op
+        vm.installed.update(p.key for p in outcome.installed)
+        if outcome.rebooted:
+            vm.reboots += 1
+            vm.reboot_pending = False
+        elif outcome.reboot_status == "Required":
+            vm.reboot_pending = True
+        if vm.spec.unhealthy_after_install and outcome.status != "Failed":
+            vm.healthy = False
+        self._log_operation(op, outcome.status, end=op.end)
+
+    def _log_operation(self, op: Operation, status: str, *, end: datetime | None) -> None:
+        installed = [p.key for p in op.outcome.installed] if op.outcome and end is not None else []
+        self._log.write(
+            {
+                "op": op.kind,
+                "vm": op.vm.spec.id,
+                "start": iso(op.start),
+                "end": iso(end) if end is not None else None,
+                "status": status,
+                "request": op.request,
+                "rebooted": bool(op.outcome and end is not None and op.outcome.rebooted),
+                "installedKbs": installed,
+            }
+        )
+
+    def __iter__(self) -> Iterator[VmRuntime]:
+        return iter(self._vms.values())
