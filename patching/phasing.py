@@ -1,0 +1,170 @@
+"""Phases across regions: a small canary region alone first, then the rest with
+geo-pairs apart, ordered to finish soonest; and the bound every such order obeys.
+
+`finish(region, start)` is the earliest a region can finish when it may start at
+`start` (minutes); phases are compared through it, so choosing an order costs a
+few bound evaluations, not full schedules.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+
+Finish = Callable[[str, int], int]
+
+_EXHAUSTIVE_LIMIT = 512
+
+
+def canary_candidates(sizes: Mapping[str, int]) -> list[str]:
+    """The canary is a region with the fewest enrolled VMs (the smallest blast radius)."""
+    smallest = min(sizes.values())
+    return sorted(region for region, size in sizes.items() if size == smallest)
+
+
+def choose_phases(
+    sizes: Mapping[str, int],
+    graph: Mapping[str, set[str]],
+    finish: Finish,
+    start: int,
+    gate: int,
+) -> list[tuple[str, ...]]:
+    """Regions grouped into ordered phases; the first phase holds the canary alone."""
+    if len(sizes) <= 1:
+        return [tuple(sizes)]
+    best: tuple[int, list[tuple[str, ...]]] | None = None
+    for canary in canary_candidates(sizes):
+        rest = sorted(region for region in sizes if region != canary)
+        layout = _best_layout(canary, rest, graph, finish, start, gate)
+        end = _layout_end(layout, finish, start, gate)
+        if best is None or end < best[0]:
+            best = (end, layout)
+    assert best is not None
+    return best[1]
+
+
+def lower_bound(
+    sizes: Mapping[str, int],
+    graph: Mapping[str, set[str]],
+    finish: Finish,
+    start: int,
+    gate: int,
+) -> int:
+    """No plan with a canary first and pairs in different phases ends sooner than this."""
+    if not sizes:
+        return start
+    if len(sizes) == 1:
+        return finish(next(iter(sizes)), start)
+    bounds = []
+    for canary in canary_candidates(sizes):
+        after = finish(canary, start) + gate
+        bound = max(finish(region, after) for region in sizes if region != canary)
+        for a, b in _edges(graph):
+            if canary not in (a, b):
+                a_first = finish(b, finish(a, after) + gate)
+                b_first = finish(a, finish(b, after) + gate)
+                bound = max(bound, min(a_first, b_first))
+        bounds.append(bound)
+    return min(bounds)
+
+
+def _edges(graph: Mapping[str, set[str]]) -> list[tuple[str, str]]:
+    return sorted({(a, b) if a < b else (b, a) for a, ends in graph.items() for b in ends})
+
+
+def _layout_end(layout: Sequence[tuple[str, ...]], finish: Finish, start: int, gate: int) -> int:
+    end = start
+    for index, regions in enumerate(layout):
+        opens = start if index == 0 else end + gate
+        end = max(finish(region, opens) for region in regions)
+    return end
+
+
+def _best_layout(
+    canary: str,
+    rest: list[str],
+    graph: Mapping[str, set[str]],
+    finish: Finish,
+    start: int,
+    gate: int,
+) -> list[tuple[str, ...]]:
+    components = _components(rest, graph)
+    colourings = [_colourings(component, graph) for component in components]
+    depth = max((max(c.values()) + 1 for options in colourings for c in options), default=1)
+    # A lone region may go in any phase; a pair's two ends fill the first two.
+    options: list[list[dict[str, int]]] = []
+    for component, component_options in zip(components, colourings, strict=True):
+        if len(component) == 1:
+            options.append([{component[0]: phase} for phase in range(depth)])
+        else:
+            options.append(component_options)
+
+    def layout_of(choice: Sequence[dict[str, int]]) -> list[tuple[str, ...]]:
+        phases: list[list[str]] = [[] for _ in range(depth)]
+        for assignment in choice:
+            for region, phase in assignment.items():
+                phases[phase].append(region)
+        return [(canary,)] + [tuple(sorted(p)) for p in phases if p]
+
+    def cost(choice: Sequence[dict[str, int]]) -> int:
+        return _layout_end(layout_of(choice), finish, start, gate)
+
+    combinations = 1
+    for component_options in options:
+        combinations *= len(component_options)
+    if combinations <= _EXHAUSTIVE_LIMIT:
+        best_choice = min(itertools.product(*options), key=cost)
+        return layout_of(best_choice)
+    choice = [component_options[0] for component_options in options]
+    improved = True
+    while improved:
+        improved = False
+        for index, component_options in enumerate(options):
+            current = cost(choice)
+            for option in component_options:
+                trial = [*choice[:index], option, *choice[index + 1 :]]
+                if cost(trial) < current:
+                    choice, current, improved = trial, cost(trial), True
+    return layout_of(choice)
+
+
+def _components(regions: list[str], graph: Mapping[str, set[str]]) -> list[list[str]]:
+    remaining = set(regions)
+    components: list[list[str]] = []
+    for seed in regions:
+        if seed not in remaining:
+            continue
+        stack, members = [seed], []
+        remaining.discard(seed)
+        while stack:
+            region = stack.pop()
+            members.append(region)
+            for other in sorted(graph.get(region, ())):
+                if other in remaining:
+                    remaining.discard(other)
+                    stack.append(other)
+        components.append(sorted(members))
+    return components
+
+
+def _colourings(component: list[str], graph: Mapping[str, set[str]]) -> list[dict[str, int]]:
+    """Both orientations of a two-colourable component; a greedy colouring otherwise."""
+    members = set(component)
+    colour: dict[str, int] = {component[0]: 0}
+    stack = [component[0]]
+    bipartite = True
+    while stack and bipartite:
+        region = stack.pop()
+        for other in graph.get(region, set()) & members:
+            if other not in colour:
+                colour[other] = 1 - colour[region]
+                stack.append(other)
+            elif colour[other] == colour[region]:
+                bipartite = False
+    if bipartite:
+        return [colour, {region: 1 - c for region, c in colour.items()}]
+    greedy: dict[str, int] = {}
+    for region in sorted(component, key=lambda r: (-len(graph.get(r, set()) & members), r)):
+        taken = {greedy[o] for o in graph.get(region, set()) & members if o in greedy}
+        greedy[region] = next(c for c in itertools.count() if c not in taken)
+    return [greedy]

@@ -1,0 +1,120 @@
+"""The plan file (CONTRACTS.md section 3) to and from its JSON form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from patching.models import (
+    Assignment,
+    Classification,
+    Cycle,
+    Phase,
+    Plan,
+    RebootSetting,
+    Release,
+    ReleaseKind,
+    Skip,
+)
+
+PLAN_VERSION = 1
+
+
+def format_time(moment: datetime) -> str:
+    """ISO 8601 UTC with a trailing Z, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone; expected ISO 8601 UTC such as 2026-12-08T18:00:00Z")
+    return moment.astimezone(UTC)
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "version": PLAN_VERSION,
+        "cycle": plan.cycle.id,
+        "release": _release_json(plan.cycle.release),
+        "deadline": format_time(plan.cycle.deadline),
+        "phases": [_phase_json(phase) for phase in plan.phases],
+        "assignments": [_assignment_json(a) for a in plan.assignments],
+        "skipped": [{"vm": s.vm, "reason": s.reason} for s in plan.skipped],
+        "makespanHours": plan.makespan_hours,
+        "lowerBoundHours": plan.lower_bound_hours,
+    }
+
+
+def plan_from_json(document: dict[str, Any]) -> Plan:
+    if document.get("version") != PLAN_VERSION:
+        raise ValueError(f"plan version {document.get('version')!r} is not {PLAN_VERSION}")
+    release = document["release"]
+    cycle = Cycle(
+        id=document["cycle"],
+        release=Release(
+            kind=ReleaseKind(release["kind"]),
+            released_at=parse_time(release["releasedAt"]),
+            release_id=release.get("releaseId"),
+        ),
+        deadline=parse_time(document["deadline"]),
+    )
+    return Plan(
+        cycle=cycle,
+        phases=tuple(
+            Phase(
+                index=p["index"],
+                regions=tuple(p["regions"]),
+                start=parse_time(p["start"]),
+                end=parse_time(p["end"]),
+                retry=p.get("retry", False),
+            )
+            for p in document["phases"]
+        ),
+        assignments=tuple(
+            Assignment(
+                vm=a["vm"],
+                phase=a["phase"],
+                start=parse_time(a["start"]),
+                end=parse_time(a["end"]),
+                reboot_setting=RebootSetting(a["rebootSetting"]),
+                exclude_kbs_requiring_reboot=a["excludeKbsRequiringReboot"],
+                classifications=tuple(Classification(c) for c in a["classifications"]),
+            )
+            for a in document["assignments"]
+        ),
+        skipped=tuple(Skip(s["vm"], s["reason"]) for s in document["skipped"]),
+        makespan_hours=document["makespanHours"],
+        lower_bound_hours=document["lowerBoundHours"],
+    )
+
+
+def _release_json(release: Release) -> dict[str, Any]:
+    body: dict[str, Any] = {"kind": release.kind.value, "releasedAt": format_time(release.released_at)}
+    if release.release_id:
+        body["releaseId"] = release.release_id
+    return body
+
+
+def _phase_json(phase: Phase) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "index": phase.index,
+        "regions": list(phase.regions),
+        "start": format_time(phase.start),
+        "end": format_time(phase.end),
+    }
+    if phase.retry:
+        body["retry"] = True
+    return body
+
+
+def _assignment_json(assignment: Assignment) -> dict[str, Any]:
+    return {
+        "vm": assignment.vm,
+        "phase": assignment.phase,
+        "start": format_time(assignment.start),
+        "end": format_time(assignment.end),
+        "rebootSetting": assignment.reboot_setting.value,
+        "excludeKbsRequiringReboot": assignment.exclude_kbs_requiring_reboot,
+        "classifications": [c.value for c in assignment.classifications],
+    }

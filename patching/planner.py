@@ -1,0 +1,202 @@
+"""The availability-first planner: a cycle's phases and every enrolled VM's install slot."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from patching.bounds import RegionBound, region_chains
+from patching.fleet import Fleet
+from patching.models import Assignment, Cycle, Phase, Plan, Skip, VmTarget
+from patching.phasing import choose_phases, lower_bound
+from patching.policy import cycle_install_settings, skip_reason
+from patching.regions import pair_graph
+from patching.scheduling import FixedSlot, Job, RegionScheduler
+from patching.timezones import vm_zone
+from patching.windowclass import WindowClass, from_minute, minute_ceil
+from patching.windows import DEFAULT_WINDOW, OffPeakWindow
+
+
+@dataclass(frozen=True, slots=True)
+class PlanningPolicy:
+    """The knobs of a plan; the availability rules themselves are fixed."""
+
+    slot_minutes: int = 90
+    default_window: OffPeakWindow = field(default_factory=lambda: OffPeakWindow.parse(DEFAULT_WINDOW))
+    health_gate_minutes: int = 30
+
+    def __post_init__(self) -> None:
+        if self.slot_minutes <= 0:
+            raise ValueError("slot_minutes must be positive")
+        if self.health_gate_minutes < 0:
+            raise ValueError("health_gate_minutes must not be negative")
+
+
+class Workload:
+    """The enrolled VMs of a fleet as scheduler jobs, grouped by region, with their windows."""
+
+    def __init__(self, fleet: Fleet, policy: PlanningPolicy, since: datetime) -> None:
+        self.policy = policy
+        self.targets: list[VmTarget] = []
+        self.skipped: list[Skip] = []
+        self.classes: list[WindowClass] = []
+        self.jobs_by_region: dict[str, list[Job]] = defaultdict(list)
+        self.batch_sizes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.set_sizes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.regions = fleet.regions
+        class_index: dict[tuple[str, str], int] = {}
+        for vm in fleet.vms:
+            reason = skip_reason(vm)
+            window = fleet.window_tag(vm) or policy.default_window
+            if reason is None and window.nominal_minutes < policy.slot_minutes:
+                reason = (
+                    f"off-peak window {window} is shorter than the "
+                    f"{policy.slot_minutes}-minute install slot"
+                )
+            if reason is not None:
+                self.skipped.append(Skip(vm.id, reason))
+                continue
+            zone = vm_zone(
+                windows_id=vm.time_zone,
+                tag_zone=vm.tags.get("timeZone"),
+                region=vm.region,
+                regions=fleet.regions,
+            )
+            key = (zone.key, str(window))
+            if key not in class_index:
+                class_index[key] = len(self.classes)
+                self.classes.append(WindowClass(zone, window, since))
+            job = Job(
+                index=len(self.targets),
+                subscription=vm.subscription_id,
+                zone=vm.zone,
+                set_key=vm.availability_set_key,
+                update_domain=vm.update_domain or 0,
+                window_class=class_index[key],
+            )
+            self.targets.append(vm)
+            self.jobs_by_region[vm.region].append(job)
+            self.batch_sizes[vm.region][job.subscription] += 1
+            if job.set_key is not None:
+                self.set_sizes[vm.region][job.set_key] += 1
+
+    @property
+    def slot(self) -> int:
+        return self.policy.slot_minutes
+
+    @property
+    def gate(self) -> int:
+        return self.policy.health_gate_minutes
+
+    def region_sizes(self) -> dict[str, int]:
+        return {region: len(jobs) for region, jobs in self.jobs_by_region.items()}
+
+    def bounds(self) -> dict[str, RegionBound]:
+        return {
+            region: RegionBound(
+                region_chains(jobs, self.batch_sizes[region], self.set_sizes[region]),
+                self.classes,
+                self.slot,
+            )
+            for region, jobs in self.jobs_by_region.items()
+        }
+
+    def schedule(
+        self, region: str, jobs: Sequence[Job], start: int, fixed: Sequence[FixedSlot] = ()
+    ) -> dict[int, int]:
+        scheduler = RegionScheduler(
+            jobs,
+            start=start,
+            slot=self.slot,
+            classes=self.classes,
+            batch_sizes=self.batch_sizes[region],
+            set_sizes=self.set_sizes[region],
+            fixed=fixed,
+        )
+        return scheduler.run()
+
+
+def plan_cycle(
+    fleet: Fleet,
+    cycle: Cycle,
+    *,
+    now: datetime | None = None,
+    policy: PlanningPolicy | None = None,
+) -> Plan:
+    """Every VM of the fleet once: an install slot if enrolled, a reason if not."""
+    policy = policy or PlanningPolicy()
+    released = cycle.release.released_at
+    opens = max(released, now) if now is not None else released
+    workload = Workload(fleet, policy, opens)
+    start = minute_ceil(opens)
+    bounds = workload.bounds()
+
+    def finish(region: str, at: int) -> int:
+        return bounds[region].finish(at)
+
+    sizes = workload.region_sizes()
+    graph = pair_graph(sizes, workload.regions)
+    layout = choose_phases(sizes, graph, finish, start, workload.gate)
+    bound = lower_bound(sizes, graph, finish, start, workload.gate)
+
+    phases: list[Phase] = []
+    assignments: list[Assignment] = []
+    phase_start = start
+    for index, regions in enumerate(layout):
+        if not regions:
+            continue
+        if index:
+            phase_start = minute_ceil(phases[-1].end) + workload.gate
+        phase_end = phase_start
+        for region in regions:
+            starts = workload.schedule(region, workload.jobs_by_region[region], phase_start)
+            for job_index, slot_start in starts.items():
+                assignment = _assignment(workload, cycle, job_index, index, slot_start)
+                assignments.append(assignment)
+                phase_end = max(phase_end, slot_start + workload.slot)
+        phases.append(Phase(index, regions, from_minute(phase_start), from_minute(phase_end)))
+    return _finish_plan(cycle, phases, assignments, workload.skipped, start_of_bound=bound)
+
+
+def _assignment(workload: Workload, cycle: Cycle, job_index: int, phase: int, start: int) -> Assignment:
+    vm = workload.targets[job_index]
+    settings = cycle_install_settings(vm, cycle.release.kind)
+    return Assignment(
+        vm=vm.id,
+        phase=phase,
+        start=from_minute(start),
+        end=from_minute(start + workload.slot),
+        reboot_setting=settings.reboot_setting,
+        exclude_kbs_requiring_reboot=settings.exclude_kbs_requiring_reboot,
+    )
+
+
+def _finish_plan(
+    cycle: Cycle,
+    phases: Sequence[Phase],
+    assignments: Sequence[Assignment],
+    skipped: Sequence[Skip],
+    *,
+    start_of_bound: int | None = None,
+    lower_bound_hours: float | None = None,
+) -> Plan:
+    released = cycle.release.released_at
+    last = max((a.end for a in assignments), default=released)
+    if lower_bound_hours is None:
+        bound_end = from_minute(start_of_bound) if start_of_bound is not None else released
+        lower_bound_hours = _hours(bound_end - released) if assignments else 0.0
+    ordered = sorted(assignments, key=lambda a: (a.start, a.vm.lower()))
+    return Plan(
+        cycle=cycle,
+        phases=tuple(phases),
+        assignments=tuple(ordered),
+        skipped=tuple(sorted(skipped, key=lambda s: s.vm.lower())),
+        makespan_hours=_hours(last - released) if assignments else 0.0,
+        lower_bound_hours=lower_bound_hours,
+    )
+
+
+def _hours(span: timedelta) -> float:
+    return round(span.total_seconds() / 3600, 2)

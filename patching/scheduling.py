@@ -1,0 +1,315 @@
+"""List scheduling of one region's installs under the availability rules.
+
+Time is in whole epoch minutes. The scheduler advances from event to event (a
+window opening, a slot ending) and at each event starts as many installs as the
+rules allow, most constrained work first: availability sets with the longest
+remaining chain of update-domain rounds, then zonal VMs, then the rest. A region
+is independent of every other region in its phase, so phases schedule region by
+region.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from patching.windowclass import WindowClass
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One enrolled VM as the scheduler sees it."""
+
+    index: int
+    subscription: str
+    zone: str | None
+    set_key: str | None
+    update_domain: int
+    window_class: int
+
+
+@dataclass(frozen=True, slots=True)
+class FixedSlot:
+    """A slot that stays where it is (already running when re-planning)."""
+
+    job: Job
+    start: int
+    end: int
+
+
+def set_cap(size: int) -> int:
+    """Installs allowed at once in an availability set of `size` VMs."""
+    return 1 if size < 10 else max(1, size // 5)
+
+
+def batch_cap(size: int) -> int:
+    """Installs allowed at once among `size` VMs of one subscription in one region."""
+    return max(1, size // 5)
+
+
+class _SetState:
+    __slots__ = ("cap", "parked", "remaining", "running", "running_domain")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.running = 0
+        self.running_domain: int | None = None
+        self.remaining: dict[int, int] = defaultdict(int)
+        self.parked: list[_Lane] = []
+
+    def chain(self) -> int:
+        return sum(-(-count // self.cap) for count in self.remaining.values())
+
+
+class _Lane:
+    """VMs that become eligible together: one set (or the standalone VMs) in one class and zone."""
+
+    __slots__ = ("by_domain", "key", "size", "set_state")
+
+    def __init__(self, key: tuple[str, int, str | None], set_state: _SetState | None) -> None:
+        self.key = key
+        self.set_state = set_state
+        self.by_domain: dict[int, list[Job]] = defaultdict(list)
+        self.size = 0
+
+    def priority(self) -> float:
+        if self.set_state is not None:
+            return float(self.set_state.chain())
+        return 0.5 if self.key[2] is not None else 0.0
+
+
+class RegionScheduler:
+    """Schedules one region's jobs from `start`; `run()` returns job index -> start minute."""
+
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        *,
+        start: int,
+        slot: int,
+        classes: Sequence[WindowClass],
+        batch_sizes: dict[str, int],
+        set_sizes: dict[str, int],
+        fixed: Iterable[FixedSlot] = (),
+    ) -> None:
+        self._slot = slot
+        self._start = start
+        self._classes = classes
+        self._batch_caps = {sub: batch_cap(size) for sub, size in batch_sizes.items()}
+        self._sets = {key: _SetState(set_cap(size)) for key, size in set_sizes.items()}
+        self._heaps: dict[str, dict[int, dict[str | None, list[tuple[float, int, _Lane]]]]] = {}
+        self._sequence = itertools.count()
+        self._pending = 0
+        self._pending_by_class: dict[int, int] = defaultdict(int)
+        self._pending_by_zone: dict[str, int] = defaultdict(int)
+        self._sub_running: dict[str, int] = defaultdict(int)
+        self._zone_running = 0
+        self._zone: str | None = None
+        self._running: list[tuple[int, int, Job]] = []
+        self._pointer: dict[int, int] = {}
+        self._load(jobs)
+        for fixed_slot in fixed:
+            if fixed_slot.end > start:
+                self._occupy(fixed_slot.job, fixed_slot.end)
+
+    def _load(self, jobs: Sequence[Job]) -> None:
+        lanes: dict[tuple[str | None, str, int, str | None], _Lane] = {}
+        for job in jobs:
+            lane_key = (job.set_key, job.subscription, job.window_class, job.zone)
+            lane = lanes.get(lane_key)
+            if lane is None:
+                state = self._sets[job.set_key] if job.set_key is not None else None
+                lane = _Lane((job.subscription, job.window_class, job.zone), state)
+                lanes[lane_key] = lane
+            domain = job.update_domain if job.set_key is not None else 0
+            lane.by_domain[domain].append(job)
+            lane.size += 1
+            if lane.set_state is not None:
+                lane.set_state.remaining[domain] += 1
+            self._pending += 1
+            self._pending_by_class[job.window_class] += 1
+            if job.zone is not None:
+                self._pending_by_zone[job.zone] += 1
+        for lane in lanes.values():
+            self._push(lane)
+
+    def _push(self, lane: _Lane) -> None:
+        sub, window_class, zone = lane.key
+        heap = self._heaps.setdefault(sub, {}).setdefault(window_class, {}).setdefault(zone, [])
+        heapq.heappush(heap, (-lane.priority(), next(self._sequence), lane))
+
+    def _occupy(self, job: Job, end: int) -> None:
+        heapq.heappush(self._running, (end, job.index, job))
+        self._sub_running[job.subscription] += 1
+        if job.zone is not None:
+            self._zone_running += 1
+            self._zone = job.zone
+        if job.set_key is not None:
+            state = self._sets.setdefault(job.set_key, _SetState(1))
+            state.running += 1
+            state.running_domain = job.update_domain
+
+    def _release(self, job: Job) -> None:
+        self._sub_running[job.subscription] -= 1
+        if job.zone is not None:
+            self._zone_running -= 1
+        if job.set_key is not None:
+            state = self._sets[job.set_key]
+            state.running -= 1
+            if state.running == 0:
+                state.running_domain = None
+            for lane in state.parked:
+                self._push(lane)
+            state.parked.clear()
+
+    def run(self) -> dict[int, int]:
+        starts: dict[int, int] = {}
+        events = [self._start] + [end for end, _, _ in self._running]
+        heapq.heapify(events)
+        queued = set(events)
+        while self._pending:
+            if not events:
+                raise RuntimeError("scheduler ran out of events with work pending")
+            now = heapq.heappop(events)
+            queued.discard(now)
+            while self._running and self._running[0][0] <= now:
+                self._release(heapq.heappop(self._running)[2])
+            if self._zone_running == 0:
+                self._zone = None
+            active, next_openings = self._active_classes(now)
+            started = self._start_jobs(now, active, starts)
+            wakeups = list(next_openings)
+            if started or self._running:
+                wakeups.append(self._running[0][0] if self._running else now + self._slot)
+            for moment in wakeups:
+                if moment not in queued:
+                    queued.add(moment)
+                    heapq.heappush(events, moment)
+        return starts
+
+    def _active_classes(self, now: int) -> tuple[list[int], list[int]]:
+        active: list[int] = []
+        openings: list[int] = []
+        for window_class, pending in self._pending_by_class.items():
+            if not pending:
+                continue
+            windows = self._classes[window_class]
+            index = self._pointer.get(window_class, 0)
+            opens, closes = windows.occurrence(index)
+            while closes - self._slot < now:
+                index += 1
+                opens, closes = windows.occurrence(index)
+            self._pointer[window_class] = index
+            if opens <= now:
+                active.append(window_class)
+            else:
+                openings.append(opens)
+        return active, openings
+
+    def _start_jobs(self, now: int, active: list[int], starts: dict[int, int]) -> bool:
+        if not active:
+            return False
+        zone = self._zone if self._zone is not None else self._pick_zone(active)
+        zones: tuple[str | None, ...] = (None,) if zone is None else (None, zone)
+        started = False
+        for sub, by_class in self._heaps.items():
+            room = self._batch_caps[sub] - self._sub_running[sub]
+            if room <= 0:
+                continue
+            heaps = [
+                heap
+                for window_class in active
+                for zone_key in zones
+                if (heap := by_class.get(window_class, {}).get(zone_key))
+            ]
+            if heaps:
+                started = self._take(now, heaps, room, starts) or started
+        return started
+
+    def _pick_zone(self, active: list[int]) -> str | None:
+        """With no zone in progress, open the one with most work that can start now."""
+        for zone in sorted(
+            (zone for zone, count in self._pending_by_zone.items() if count),
+            key=lambda zone: (-self._pending_by_zone[zone], zone),
+        ):
+            for sub, by_class in self._heaps.items():
+                if self._batch_caps[sub] <= self._sub_running[sub]:
+                    continue
+                if any(by_class.get(window_class, {}).get(zone) for window_class in active):
+                    return zone
+        return None
+
+    def _take(
+        self,
+        now: int,
+        heaps: list[list[tuple[float, int, _Lane]]],
+        room: int,
+        starts: dict[int, int],
+    ) -> bool:
+        took = False
+        deferred: list[_Lane] = []
+        while room > 0:
+            heaps = [heap for heap in heaps if heap]
+            if not heaps:
+                break
+            best = min(heaps, key=lambda heap: heap[0][:2])
+            lane = heapq.heappop(best)[2]
+            chosen = self._choose(lane, room)
+            for job in chosen:
+                starts[job.index] = now
+                self._occupy(job, now + self._slot)
+                self._account(job)
+            room -= len(chosen)
+            took = took or bool(chosen)
+            if lane.size:
+                if lane.set_state is not None and not self._set_can_take(lane):
+                    lane.set_state.parked.append(lane)
+                else:
+                    deferred.append(lane)
+        for lane in deferred:
+            self._push(lane)
+        return took
+
+    def _choose(self, lane: _Lane, room: int) -> list[Job]:
+        state = lane.set_state
+        if state is None:
+            return self._pop_from(lane, 0, room)
+        allowed = state.cap - state.running
+        if allowed <= 0:
+            return []
+        domain = state.running_domain
+        if domain is None:
+            candidates = [d for d, jobs in lane.by_domain.items() if jobs]
+            domain = max(candidates, key=lambda d: (state.remaining[d], -d))
+        chosen = self._pop_from(lane, domain, min(room, allowed))
+        if chosen:
+            state.remaining[domain] -= len(chosen)
+        return chosen
+
+    @staticmethod
+    def _pop_from(lane: _Lane, domain: int, count: int) -> list[Job]:
+        jobs = lane.by_domain.get(domain)
+        if not jobs:
+            return []
+        chosen = jobs[-count:]
+        del jobs[-count:]
+        lane.size -= len(chosen)
+        return chosen
+
+    def _set_can_take(self, lane: _Lane) -> bool:
+        state = lane.set_state
+        assert state is not None
+        if state.running >= state.cap:
+            return False
+        domain = state.running_domain
+        return domain is None or bool(lane.by_domain.get(domain))
+
+    def _account(self, job: Job) -> None:
+        self._pending -= 1
+        self._pending_by_class[job.window_class] -= 1
+        if job.zone is not None:
+            self._pending_by_zone[job.zone] -= 1
+            self._zone = job.zone
