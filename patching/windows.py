@@ -44,15 +44,18 @@ class OffPeakWindow:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
     def occurrence_on(self, day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-        """The window that opens on local `day`, in UTC.
+        """The window that opens on local `day`, in UTC, never wider than the wall clock says.
 
-        A wall time skipped by a spring-forward change resolves to the instant just
-        after the gap; a repeated one at fall-back to its first instance (PEP 495, fold=0).
+        A wall time that a spring-forward change skips opens the window at the first
+        instant after the gap (fold=0) and closes it at the gap (fold=1); a repeated
+        wall time at fall-back resolves to its first instance.
         """
         opens = datetime.combine(day, self.start, tzinfo=zone).astimezone(UTC)
         end_day = day + timedelta(days=1) if self.crosses_midnight else day
-        closes = datetime.combine(end_day, self.end, tzinfo=zone).astimezone(UTC)
-        return opens, closes
+        closing = datetime.combine(end_day, self.end, tzinfo=zone)
+        if _skipped(closing):
+            closing = closing.replace(fold=1)
+        return opens, closing.astimezone(UTC)
 
     def occurrences(
         self, zone: ZoneInfo, since: datetime, until: datetime
@@ -68,3 +71,9 @@ class OffPeakWindow:
                 found.append((opens, closes))
             day += timedelta(days=1)
         return found
+
+
+def _skipped(local: datetime) -> bool:
+    """True when a spring-forward change means the wall clock never shows `local`."""
+    round_trip = local.astimezone(UTC).astimezone(local.tzinfo)
+    return round_trip.replace(tzinfo=None) != local.replace(tzinfo=None)

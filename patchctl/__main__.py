@@ -1,0 +1,5 @@
+import sys
+
+from patchctl.cli import main
+
+sys.exit(main())
