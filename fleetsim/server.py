@@ -42,6 +42,9 @@ class SimulatorCredential:
 
 class _ArmHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+    # Headers and body go out in separate writes; with Nagle's algorithm the body
+    # would wait for the client's delayed ACK (~40 ms a request).
+    disable_nagle_algorithm = True
     server: _ArmServer
     timeout = 60  # seconds an idle keep-alive connection is kept
 
@@ -109,7 +112,10 @@ class RunningSimulator:
         self.port: int = server.server_address[1]
         self.base_url = f"https://{HOST}:{self.port}"
         server.api.base_url = self.base_url
-        self._thread = threading.Thread(target=server.serve_forever, name="fleetsim", daemon=True)
+        # A short poll interval makes stop() quick.
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="fleetsim", daemon=True
+        )
         self._thread.start()
         self._stopped = False
 

@@ -23,6 +23,17 @@ def vm_id(name: str, *, sub: str = SUB_A, rg: str = "rg-app") -> str:
     )
 
 
+def vm_url(sim: RunningSimulator, name: str, *, sub: str = SUB_A, rg: str = "rg-app") -> str:
+    return sim.base_url + vm_id(name, sub=sub, rg=rg)
+
+
+def operations_url(sim: RunningSimulator, *, sub: str = SUB_A, location: str = "eastus") -> str:
+    return (
+        f"{sim.base_url}/subscriptions/{sub}/providers/Microsoft.Compute"
+        f"/locations/{location}/operations"
+    )
+
+
 def windows_vm(name: str, **overrides: Any) -> dict[str, Any]:
     vm: dict[str, Any] = {
         "id": vm_id(name, sub=overrides.pop("sub", SUB_A), rg=overrides.pop("rg", "rg-app")),

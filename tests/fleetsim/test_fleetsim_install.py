@@ -1,0 +1,271 @@
+"""installPatches semantics: every parameter, every count, reboots, failures, health."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
+from fleetsim_helpers import compute, fleet_of, linux_vm, vm_id, windows_vm
+
+from fleetsim.fleet import default_install_minutes
+
+PATCHES = [
+    {"kbId": "1000001", "name": "Hotpatch", "classifications": ["Security"],
+     "rebootBehavior": "NeverReboots", "publishedDate": "2026-12-08T18:00:00Z"},
+    {"kbId": "1000002", "name": "Cumulative", "classifications": ["Security"],
+     "rebootBehavior": "AlwaysRequiresReboot", "publishedDate": "2026-12-08T18:00:00Z"},
+    {"kbId": "1000003", "name": "Servicing stack", "classifications": ["Critical"],
+     "rebootBehavior": "CanRequestReboot", "publishedDate": "2026-11-10T18:00:00Z"},
+    {"kbId": "1000004", "name": "Rollup", "classifications": ["UpdateRollUp"],
+     "rebootBehavior": "AlwaysRequiresReboot", "publishedDate": "2026-11-10T18:00:00Z"},
+    {"kbId": "1000005", "name": "Defender", "classifications": ["Definition"],
+     "rebootBehavior": "NeverReboots", "publishedDate": "2026-12-08T18:00:00Z"},
+]  # fmt: skip
+
+VM = vm_id("web-01")
+
+
+def _fleet(**sim: Any) -> dict[str, Any]:
+    settings = {"installMinutes": 40, "availablePatches": PATCHES, **sim}
+    return fleet_of(windows_vm("web-01", sim=settings))
+
+
+def _install(sim, clock, body: dict[str, Any], *, minutes: int = 240):
+    poller = compute(sim).virtual_machines.begin_install_patches("rg-app", "web-01", body)
+    clock.advance(timedelta(minutes=minutes))
+    return poller.result()
+
+
+def _windows(reboot: str = "IfRequired", duration: str = "PT2H", **params: Any) -> dict[str, Any]:
+    params.setdefault("classificationsToInclude", ["Critical", "Security"])
+    return {"maximumDuration": duration, "rebootSetting": reboot, "windowsParameters": params}
+
+
+def _states(result) -> dict[str, str]:
+    return {p.kb_id: p.installation_state for p in result.patches}
+
+
+def _counts(result) -> tuple[int, int, int, int, int]:
+    return (
+        result.installed_patch_count,
+        result.failed_patch_count,
+        result.pending_patch_count,
+        result.excluded_patch_count,
+        result.not_selected_patch_count,
+    )
+
+
+def test_classifications_with_reboot_if_required(simulate, clock):
+    sim = simulate(_fleet())
+    result = _install(sim, clock, _windows())
+    assert result.status == "Succeeded"
+    assert _states(result) == {
+        "1000001": "Installed",
+        "1000002": "Installed",
+        "1000003": "Installed",
+        "1000004": "NotSelected",
+        "1000005": "NotSelected",
+    }
+    assert _counts(result) == (3, 0, 0, 0, 2)
+    assert result.reboot_status == "Completed"
+    assert result.maintenance_window_exceeded is False
+    assert result.installation_activity_id
+    vm = sim.state.vm(VM)
+    assert vm.installed_kbs == ("1000001", "1000002", "1000003")
+    assert vm.reboots == 1
+    assert vm.reboot_pending is False
+
+
+def test_exclude_kbs_requiring_reboot_keeps_only_never_reboots(simulate, clock):
+    sim = simulate(_fleet())
+    result = _install(sim, clock, _windows("Never", excludeKbsRequiringReboot=True))
+    # CanRequestReboot is excluded too, not only AlwaysRequiresReboot.
+    assert _states(result) == {
+        "1000001": "Installed",
+        "1000002": "Excluded",
+        "1000003": "Excluded",
+        "1000004": "NotSelected",
+        "1000005": "NotSelected",
+    }
+    assert _counts(result) == (1, 0, 0, 2, 2)
+    assert result.reboot_status == "NotNeeded"
+    assert sim.state.vm(VM).reboots == 0
+
+
+def test_reboot_never_leaves_reboot_required_until_a_later_reboot(simulate, clock):
+    sim = simulate(_fleet())
+    client = compute(sim)
+    result = _install(sim, clock, _windows("Never"))
+    assert _counts(result) == (3, 0, 0, 0, 2)
+    assert result.reboot_status == "Required"
+    assert sim.state.vm(VM).reboot_pending is True
+    assert sim.state.vm(VM).reboots == 0
+
+    poller = client.virtual_machines.begin_assess_patches("rg-app", "web-01")
+    clock.advance(timedelta(minutes=5))
+    assessment = poller.result()
+    assert assessment.reboot_pending is True
+    assert sorted(p.kb_id for p in assessment.available_patches) == ["1000004", "1000005"]
+
+    # Nothing left to install, but the pending reboot is taken when allowed.
+    later = _install(sim, clock, _windows("IfRequired"))
+    assert later.installed_patch_count == 0
+    assert later.reboot_status == "Completed"
+    assert sim.state.vm(VM).reboot_pending is False
+    assert sim.state.vm(VM).reboots == 1
+
+
+def test_reboot_always_reboots_even_without_need(simulate, clock):
+    sim = simulate(_fleet())
+    result = _install(sim, clock, _windows("Always", classificationsToInclude=["Definition"]))
+    assert _counts(result) == (1, 0, 0, 0, 4)
+    assert result.reboot_status == "Completed"
+    assert sim.state.vm(VM).reboots == 1
+
+
+def test_kb_numbers_to_include_and_exclude(simulate, clock):
+    sim = simulate(_fleet())
+    body = _windows(
+        classificationsToInclude=["Security"],
+        kbNumbersToInclude=["KB1000004"],
+        kbNumbersToExclude=["1000002"],
+    )
+    result = _install(sim, clock, body)
+    assert _states(result) == {
+        "1000001": "Installed",
+        "1000002": "Excluded",
+        "1000003": "NotSelected",
+        "1000004": "Installed",
+        "1000005": "NotSelected",
+    }
+    assert _counts(result) == (2, 0, 0, 1, 2)
+
+
+def test_max_patch_publish_date(simulate, clock):
+    sim = simulate(_fleet())
+    result = _install(sim, clock, _windows(maxPatchPublishDate="2026-12-01T00:00:00Z"))
+    assert _states(result)["1000001"] == "NotSelected"
+    assert _states(result)["1000002"] == "NotSelected"
+    assert _states(result)["1000003"] == "Installed"
+    assert _counts(result) == (1, 0, 0, 0, 4)
+
+
+def test_maximum_duration_leaves_the_rest_pending(simulate, clock):
+    # Four selected patches share 100 minutes (25 each); a one-hour window fits two.
+    sim = simulate(_fleet(installMinutes=100))
+    client = compute(sim)
+    body = _windows(
+        "Never", duration="PT1H", classificationsToInclude=["Critical", "Security", "UpdateRollUp"]
+    )
+    poller = client.virtual_machines.begin_install_patches("rg-app", "web-01", body)
+    clock.advance(timedelta(minutes=59))
+    assert poller.status() == "InProgress"
+    clock.advance(timedelta(minutes=1))
+    result = poller.result()
+    assert result.status == "CompletedWithWarnings"
+    assert result.maintenance_window_exceeded is True
+    assert _counts(result) == (2, 0, 2, 0, 1)
+    # Critical and security first (then by name): the rollup is left, and one more.
+    assert _states(result) == {
+        "1000001": "Installed",
+        "1000002": "Installed",
+        "1000003": "Pending",
+        "1000004": "Pending",
+        "1000005": "NotSelected",
+    }
+    assert result.reboot_status == "Required"
+
+
+def test_failing_install(simulate, clock):
+    sim = simulate(_fleet(installFails=True, unhealthyAfterInstall=True))
+    result = _install(sim, clock, _windows())
+    assert result.status == "Failed"
+    assert _counts(result) == (0, 3, 0, 0, 2)
+    assert result.error.code == "PatchInstallationFailure"
+    assert result.reboot_status == "NotNeeded"
+    vm = sim.state.vm(VM)
+    assert vm.installed_kbs == ()
+    assert vm.healthy is True  # nothing was installed that could break it
+
+
+def test_unhealthy_after_install(simulate, clock):
+    sim = simulate(_fleet(unhealthyAfterInstall=True))
+    client = compute(sim)
+    before = client.virtual_machines.instance_view("rg-app", "web-01")
+    assert before.vm_health.status.code == "HealthState/healthy"
+    result = _install(sim, clock, _windows("Never", excludeKbsRequiringReboot=True))
+    assert result.status == "Succeeded"
+    after = client.virtual_machines.instance_view("rg-app", "web-01")
+    assert after.vm_health.status.code == "HealthState/unhealthy"
+    assert after.vm_agent.statuses[0].display_status == "Not Ready"
+    assert after.statuses[1].code == "PowerState/running"
+    assert sim.state.vm(VM).healthy is False
+
+
+def test_linux_classifications_and_package_masks(simulate, clock):
+    sim = simulate(fleet_of(linux_vm("db-01")))
+    body = {
+        "maximumDuration": "PT2H",
+        "rebootSetting": "IfRequired",
+        "linuxParameters": {
+            "classificationsToInclude": ["Security"],
+            "packageNameMasksToInclude": ["cur*"],
+            "packageNameMasksToExclude": ["linux-image-*"],
+        },
+    }
+    poller = compute(sim).virtual_machines.begin_install_patches("rg-app", "db-01", body)
+    clock.advance(timedelta(minutes=30))
+    result = poller.result()
+    states = {p.name: p.installation_state for p in result.patches}
+    assert states == {
+        "openssl": "Installed",
+        "linux-image-azure": "Excluded",
+        "libc6": "NotSelected",
+        "curl": "Installed",
+        "vim": "NotSelected",
+        "tzdata": "NotSelected",
+    }
+    assert _counts(result) == (2, 0, 0, 1, 3)
+    assert all(p.kb_id is None for p in result.patches)
+    assert result.reboot_status == "NotNeeded"
+    assert sim.state.vm(vm_id("db-01")).installed_kbs == ("curl", "openssl")
+
+
+def test_default_install_minutes_are_a_deterministic_spread(simulate, clock):
+    sim = simulate(fleet_of(*(windows_vm(f"vm-{i}", sim={}) for i in range(12))))
+    client = compute(sim)
+    body = _windows("Never", excludeKbsRequiringReboot=True)
+    for i in range(12):
+        client.virtual_machines.begin_install_patches("rg-app", f"vm-{i}", body)
+    finished_after: dict[int, int] = {}
+    for minute in range(1, 71):
+        clock.advance(timedelta(minutes=1))
+        for i in range(12):
+            if i not in finished_after and not sim.state.vm(vm_id(f"vm-{i}")).install_in_progress:
+                finished_after[i] = minute
+    assert len(finished_after) == 12
+    assert all(15 <= minutes <= 70 for minutes in finished_after.values())
+    assert len(set(finished_after.values())) >= 6
+    assert finished_after[0] == default_install_minutes(vm_id("vm-0"))
+
+
+def test_invalid_requests_and_concurrent_installs(simulate, clock):
+    sim = simulate(_fleet())
+    client = compute(sim)
+    with pytest.raises(HttpResponseError) as no_params:
+        client.virtual_machines.begin_install_patches(
+            "rg-app", "web-01", {"maximumDuration": "PT2H", "rebootSetting": "IfRequired"}
+        )
+    assert no_params.value.status_code == 400
+    assert no_params.value.error.code == "InvalidParameter"
+    with pytest.raises(HttpResponseError) as too_long:
+        client.virtual_machines.begin_install_patches("rg-app", "web-01", _windows(duration="PT5H"))
+    assert too_long.value.status_code == 400
+
+    client.virtual_machines.begin_install_patches("rg-app", "web-01", _windows())
+    with pytest.raises(ResourceExistsError) as busy:
+        client.virtual_machines.begin_install_patches("rg-app", "web-01", _windows())
+    assert busy.value.status_code == 409
+    assert busy.value.error.code == "OperationNotAllowed"
