@@ -195,6 +195,13 @@ class ComputeAdapter:
             raise _call_error(error, f"reading the instance view of {vm_id}") from error
         return health_verdict(vm_id, view)
 
+    def close(self) -> None:
+        """Closes the clients' connection pools."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+        self._subscription_client.close()
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def _client(self, subscription_id: str) -> ComputeManagementClient:

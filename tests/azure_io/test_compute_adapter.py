@@ -121,8 +121,10 @@ def adapter_for(sim: RunningSimulator, *, retry_attempts: int = 3) -> ComputeAda
 
 
 @pytest.fixture
-def adapter(sim: RunningSimulator) -> ComputeAdapter:
-    return adapter_for(sim)
+def adapter(sim: RunningSimulator) -> Iterator[ComputeAdapter]:
+    adapter = adapter_for(sim)
+    yield adapter
+    adapter.close()
 
 
 @pytest.fixture

@@ -323,3 +323,23 @@ def test_cycle_round_trip(tables: PatchTables) -> None:
     tables.save_cycle(record)
     assert tables.cycle("2026-12") == record
     assert tables.cycle("2027-01") is None
+
+
+def test_purge_tolerates_a_concurrent_clean_up(
+    tables: PatchTables, service: TableServiceClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vm = vm_id("web-01")
+    tables.record_assessments(
+        [assessment(vm, NOW - timedelta(days=d)) for d in (40, 50)], recorded_at=NOW
+    )
+    submit = TableClient.submit_transaction
+
+    def another_cleaner_first(self: TableClient, operations: Any, **kwargs: Any) -> Any:
+        operations = list(operations)
+        if operations[0][0] == "delete":  # someone else deletes a row we are about to delete
+            self.delete_entity(operations[0][1]["PartitionKey"], operations[0][1]["RowKey"])
+        return submit(self, operations, **kwargs)
+
+    monkeypatch.setattr(TableClient, "submit_transaction", another_cleaner_first)
+    assert tables.purge_history(now=NOW) == 2
+    assert all_rows(service, ASSESSMENTS_TABLE) == []
