@@ -27,7 +27,9 @@ def _release_kind(text: str) -> ReleaseKind:
         return ReleaseKind(text)
     except ValueError as error:
         kinds = ", ".join(k.value for k in ReleaseKind)
-        raise argparse.ArgumentTypeError(f"unknown kind {text!r}; expected one of {kinds}") from error
+        raise argparse.ArgumentTypeError(
+            f"unknown kind {text!r}; expected one of {kinds}"
+        ) from error
 
 
 def _utc_time(text: str) -> datetime:
@@ -43,19 +45,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="patchctl", description="Plan and rehearse availability-first patching.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    plan = commands.add_parser("plan", help="the availability-first plan of a cycle, touching nothing")
+    plan = commands.add_parser(
+        "plan", help="the availability-first plan of a cycle, touching nothing"
+    )
     plan.add_argument("--fleet", type=Path, required=True, help="fleet file (version 1)")
     plan.add_argument("--cycle", required=True, help="YYYY-MM")
-    plan.add_argument("--kind", type=_release_kind, help="hotpatch, plannedBaseline or unplannedBaseline")
-    plan.add_argument("--released-at", type=_utc_time, help="default: Patch Tuesday 10:00 US Pacific")
+    plan.add_argument(
+        "--kind", type=_release_kind, help="hotpatch, plannedBaseline or unplannedBaseline"
+    )
+    plan.add_argument(
+        "--released-at", type=_utc_time, help="default: Patch Tuesday 10:00 US Pacific"
+    )
     plan.add_argument("--now", type=_utc_time, help="plan from this time on (default: the release)")
     plan.add_argument("--out", type=Path, required=True, help="plan file to write")
-    plan.add_argument("--slot-minutes", type=int, default=90, help="install slot length (default 90)")
-    plan.add_argument("--default-window", default="22:00-06:00", help="window of VMs without a patchWindow tag")
-    plan.add_argument("--health-gate-minutes", type=int, default=30, help="pause between phases (default 30)")
+    plan.add_argument(
+        "--slot-minutes", type=int, default=90, help="install slot length (default 90)"
+    )
+    plan.add_argument(
+        "--default-window", default="22:00-06:00", help="window of VMs without a patchWindow tag"
+    )
+    plan.add_argument(
+        "--health-gate-minutes", type=int, default=30, help="pause between phases (default 30)"
+    )
     plan.set_defaults(run=plan_command.run)
 
-    demo = commands.add_parser("demo", help="plan the example fleet's current cycle and summarise it")
+    demo = commands.add_parser(
+        "demo", help="plan the example fleet's current cycle and summarise it"
+    )
     demo.add_argument("--fleet", type=Path, default=Path("examples/fleet-demo.json"))
     demo.add_argument("--out", type=Path, default=Path("out/demo-plan.json"))
     demo.set_defaults(run=plan_command.run_demo)

@@ -23,7 +23,8 @@ def read_json(path: Path, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise UsageError(
-            f"{what} {path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+            f"{what} {path} is not valid JSON: {error.msg} "
+            f"at line {error.lineno} column {error.colno}"
         ) from error
 
 

@@ -37,17 +37,24 @@ _WINDOWS_ZONES = {
 _TAGGED_WINDOWS = ("01:00-05:00", "20:00-04:00", "23:00-07:00", "00:30-06:30")
 
 
-def generate_fleet(vm_count: int, *, seed: int = 7, region_pairs: int | None = None) -> dict[str, Any]:
+def generate_fleet(
+    vm_count: int, *, seed: int = 7, region_pairs: int | None = None
+) -> dict[str, Any]:
     """A fleet document (CONTRACTS.md section 2) of `vm_count` VMs, the same for the same seed."""
     rng = random.Random(seed)
-    pairs = region_pairs if region_pairs is not None else min(len(_REGION_PAIRS), max(1, vm_count // 400))
+    pairs = (
+        region_pairs
+        if region_pairs is not None
+        else min(len(_REGION_PAIRS), max(1, vm_count // 400))
+    )
     regions = [r for pair in _REGION_PAIRS[:pairs] for r in pair]
     subscriptions = [
-        f"{index + 1:08d}-0000-4000-8000-{index + 1:012d}" for index in range(max(2, vm_count // 2500))
+        f"{index + 1:08d}-0000-4000-8000-{index + 1:012d}"
+        for index in range(max(2, vm_count // 2500))
     ]
     vms: list[dict[str, Any]] = []
     small = max(1, vm_count // 200)
-    for index in range(small):
+    for _ in range(small):
         vms.append(_vm(rng, len(vms), subscriptions[0], _SMALL_REGION, zone=None))
     while len(vms) < vm_count:
         region = rng.choice(regions)
@@ -87,7 +94,9 @@ def generate_fleet(vm_count: int, *, seed: int = 7, region_pairs: int | None = N
     }
 
 
-def _vm(rng: random.Random, number: int, subscription: str, region: str, *, zone: str | None) -> dict[str, Any]:
+def _vm(
+    rng: random.Random, number: int, subscription: str, region: str, *, zone: str | None
+) -> dict[str, Any]:
     windows = rng.random() < 0.7
     vm: dict[str, Any] = {
         "id": (
@@ -96,7 +105,9 @@ def _vm(rng: random.Random, number: int, subscription: str, region: str, *, zone
         ),
         "location": region,
         "osType": "Windows" if windows else "Linux",
-        "patchMode": "AutomaticByPlatform" if rng.random() < 0.97 else rng.choice(["Manual", "AutomaticByOS"]),
+        "patchMode": "AutomaticByPlatform"
+        if rng.random() < 0.97
+        else rng.choice(["Manual", "AutomaticByOS"]),
         "powerState": "running",
     }
     if zone is not None:

@@ -68,7 +68,8 @@ def summarise(plan: Plan) -> str:
     lines = [
         f"Cycle {plan.cycle.id}: {release.kind.value} released {format_time(release.released_at)}, "
         f"deadline {format_time(plan.cycle.deadline)}",
-        f"{len(plan.assignments)} VMs planned, {len(plan.skipped)} skipped, {len(plan.phases)} phases",
+        f"{len(plan.assignments)} VMs planned, {len(plan.skipped)} skipped, "
+        f"{len(plan.phases)} phases",
         "",
         f"{'phase':>5}  {'regions':<40} {'VMs':>6}  {'start':<20} {'end':<20}",
     ]
@@ -88,7 +89,9 @@ def summarise(plan: Plan) -> str:
         "",
         f"Every enrolled VM patched {plan.makespan_hours} h ({days:.1f} days) after the release; "
         f"lower bound {plan.lower_bound_hours} h.",
-        "All slots end before the deadline." if not late else f"{late} slots end after the deadline.",
+        "All slots end before the deadline."
+        if not late
+        else f"{late} slots end after the deadline.",
     ]
     never = sum(1 for a in plan.assignments if a.exclude_kbs_requiring_reboot)
     if never:

@@ -31,7 +31,9 @@ class Chain:
     length: int
 
 
-def region_chains(jobs: Sequence[Job], batch_sizes: dict[str, int], set_sizes: dict[str, int]) -> list[Chain]:
+def region_chains(
+    jobs: Sequence[Job], batch_sizes: dict[str, int], set_sizes: dict[str, int]
+) -> list[Chain]:
     """The chains the rules impose on one region's jobs, de-duplicated."""
     by_class: set[int] = set()
     by_sub: dict[str, list[Job]] = defaultdict(list)

@@ -14,12 +14,12 @@ RELEASE_TIME = time(10, 0)
 DEADLINE = timedelta(days=30)
 DEFAULT_BASELINE_MONTHS: tuple[int, ...] = (1, 4, 7, 10)
 
-_CYCLE_ID = re.compile(r"^(\d{4})-(\d{2})$")
+_CYCLE_ID = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 
 
 def parse_cycle_id(cycle_id: str) -> tuple[int, int]:
     """'2026-12' -> (2026, 12); anything else is refused with what was expected."""
-    match = _CYCLE_ID.match(cycle_id)
+    match = _CYCLE_ID.fullmatch(cycle_id)
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise ValueError(f"cycle {cycle_id!r} is not YYYY-MM")
     return int(match.group(1)), int(match.group(2))
@@ -38,7 +38,9 @@ def patch_tuesday(year: int, month: int) -> datetime:
     return local.astimezone(UTC)
 
 
-def scheduled_kind(month: int, baseline_months: Collection[int] = DEFAULT_BASELINE_MONTHS) -> ReleaseKind:
+def scheduled_kind(
+    month: int, baseline_months: Collection[int] = DEFAULT_BASELINE_MONTHS
+) -> ReleaseKind:
     """Planned baselines in the configured months; hotpatch months between."""
     return ReleaseKind.PLANNED_BASELINE if month in baseline_months else ReleaseKind.HOTPATCH
 

@@ -141,7 +141,9 @@ def parse_fleet(document: Any) -> Fleet:
     vms = tuple(_vm_target(index, raw, regions) for index, raw in enumerate(document["vms"]))
     _check_unique_ids(vms)
     _check_sets(vms)
-    names = {s["id"].lower(): s.get("displayName", s["id"]) for s in document.get("subscriptions", [])}
+    names = {
+        s["id"].lower(): s.get("displayName", s["id"]) for s in document.get("subscriptions", [])
+    }
     return Fleet(vms=vms, regions=regions, subscription_names=MappingProxyType(names))
 
 
@@ -167,7 +169,9 @@ def _region_entries(entries: list[dict[str, Any]]) -> list[RegionInfo]:
         try:
             iana_zone(zone_name)
         except UnknownTimeZoneError as error:
-            raise FleetError(f"regions[{index}].timeZone: {error}; expected an IANA name") from error
+            raise FleetError(
+                f"regions[{index}].timeZone: {error}; expected an IANA name"
+            ) from error
         pair = entry.get("pairedRegion")
         infos.append(RegionInfo(name, normalize_region(pair) if pair else None, zone_name))
     return infos
@@ -186,7 +190,9 @@ def _vm_target(index: int, raw: dict[str, Any], regions: Mapping[str, RegionInfo
         try:
             windows_zone(raw["timeZone"])
         except UnknownTimeZoneError as error:
-            raise FleetError(f"{where}.timeZone: {error}; expected a Windows time zone id") from error
+            raise FleetError(
+                f"{where}.timeZone: {error}; expected a Windows time zone id"
+            ) from error
     if tags.get("timeZone"):
         try:
             iana_zone(tags["timeZone"])
@@ -219,7 +225,9 @@ def _check_unique_ids(vms: tuple[VmTarget, ...]) -> None:
     for index, vm in enumerate(vms):
         first = seen.setdefault(vm.key, index)
         if first != index:
-            raise FleetError(f"vms[{index}].id: {vm.id!r} repeats vms[{first}] (ids are case-insensitive)")
+            raise FleetError(
+                f"vms[{index}].id: {vm.id!r} repeats vms[{first}] (ids are case-insensitive)"
+            )
 
 
 def _check_sets(vms: tuple[VmTarget, ...]) -> None:

@@ -28,7 +28,9 @@ def format_time(moment: datetime) -> str:
 def parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone; expected ISO 8601 UTC such as 2026-12-08T18:00:00Z")
+        raise ValueError(
+            f"{text!r} has no time zone; expected ISO 8601 UTC such as 2026-12-08T18:00:00Z"
+        )
     return moment.astimezone(UTC)
 
 
@@ -90,7 +92,10 @@ def plan_from_json(document: dict[str, Any]) -> Plan:
 
 
 def _release_json(release: Release) -> dict[str, Any]:
-    body: dict[str, Any] = {"kind": release.kind.value, "releasedAt": format_time(release.released_at)}
+    body: dict[str, Any] = {
+        "kind": release.kind.value,
+        "releasedAt": format_time(release.released_at),
+    }
     if release.release_id:
         body["releaseId"] = release.release_id
     return body

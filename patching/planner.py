@@ -24,7 +24,9 @@ class PlanningPolicy:
     """The knobs of a plan; the availability rules themselves are fixed."""
 
     slot_minutes: int = 90
-    default_window: OffPeakWindow = field(default_factory=lambda: OffPeakWindow.parse(DEFAULT_WINDOW))
+    default_window: OffPeakWindow = field(
+        default_factory=lambda: OffPeakWindow.parse(DEFAULT_WINDOW)
+    )
     health_gate_minutes: int = 30
 
     def __post_init__(self) -> None:
@@ -153,14 +155,16 @@ def plan_cycle(
         for region in regions:
             starts = workload.schedule(region, workload.jobs_by_region[region], phase_start)
             for job_index, slot_start in starts.items():
-                assignment = _assignment(workload, cycle, job_index, index, slot_start)
+                assignment = assignment_for(workload, cycle, job_index, index, slot_start)
                 assignments.append(assignment)
                 phase_end = max(phase_end, slot_start + workload.slot)
         phases.append(Phase(index, regions, from_minute(phase_start), from_minute(phase_end)))
-    return _finish_plan(cycle, phases, assignments, workload.skipped, start_of_bound=bound)
+    return assemble_plan(cycle, phases, assignments, workload.skipped, start_of_bound=bound)
 
 
-def _assignment(workload: Workload, cycle: Cycle, job_index: int, phase: int, start: int) -> Assignment:
+def assignment_for(
+    workload: Workload, cycle: Cycle, job_index: int, phase: int, start: int
+) -> Assignment:
     vm = workload.targets[job_index]
     settings = cycle_install_settings(vm, cycle.release.kind)
     return Assignment(
@@ -173,7 +177,7 @@ def _assignment(workload: Workload, cycle: Cycle, job_index: int, phase: int, st
     )
 
 
-def _finish_plan(
+def assemble_plan(
     cycle: Cycle,
     phases: Sequence[Phase],
     assignments: Sequence[Assignment],

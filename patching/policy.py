@@ -81,8 +81,10 @@ class ComplianceVerdict:
         return "no Critical or Security patch missing"
 
 
-def compliance(vm: VmTarget, kind: ReleaseKind, missing: Iterable[MissingPatch]) -> ComplianceVerdict:
-    """Only Critical and Security count; in a hotpatch month a hotpatch VM defers reboot-needing ones."""
+def compliance(
+    vm: VmTarget, kind: ReleaseKind, missing: Iterable[MissingPatch]
+) -> ComplianceVerdict:
+    """Only Critical and Security count; a hotpatch VM in a hotpatch month defers reboot ones."""
     cycle_patches = [p for p in missing if p.is_cycle_patch]
     defer = kind is ReleaseKind.HOTPATCH and is_hotpatch_enabled(vm)
     deferred = tuple(sorted(p.kb_id for p in cycle_patches if defer and p.needs_reboot))

@@ -67,7 +67,7 @@ class _SetState:
 class _Lane:
     """VMs that become eligible together: one set (or the standalone VMs) in one class and zone."""
 
-    __slots__ = ("by_domain", "key", "size", "set_state")
+    __slots__ = ("by_domain", "key", "set_state", "size")
 
     def __init__(self, key: tuple[str, int, str | None], set_state: _SetState | None) -> None:
         self.key = key

@@ -6,6 +6,7 @@ minute in the VM's local wall-clock time, concurrency by pairwise overlap.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,7 +44,9 @@ def vm_zone(vm: dict[str, Any], table: dict[str, tuple[str | None, str]]) -> Zon
     return ZoneInfo(table[region][1]) if region in table else ZoneInfo("UTC")
 
 
-def in_window(vm: dict[str, Any], window: str, zone: ZoneInfo, start: datetime, end: datetime) -> bool:
+def in_window(
+    vm: dict[str, Any], window: str, zone: ZoneInfo, start: datetime, end: datetime
+) -> bool:
     opens, closes = _minutes(window[:5]), _minutes(window[6:])
     moment = start
     while moment < end:
@@ -93,7 +96,9 @@ def check_plan(
         assert start < end, f"{key}: empty slot"
         assert start >= release, f"{key}: slot before the release"
         window = vm.get("tags", {}).get("patchWindow", default_window)
-        assert in_window(vm, window, vm_zone(vm, table), start, end), f"rule 1: {key} outside {window}"
+        assert in_window(vm, window, vm_zone(vm, table), start, end), (
+            f"rule 1: {key} outside {window}"
+        )
         if expect_deadline:
             assert end <= deadline, f"rule 2: {key} ends after the deadline"
         hotpatch = (
@@ -164,10 +169,11 @@ def _check_phases(
         for region in phase["regions"]:
             assert region not in region_phase, f"rule 6: {region} in two phases"
             region_phase[region] = phase["index"]
+    for phase in phases:
         for a in phase["regions"]:
             pair = table.get(a, (None, ""))[0]
             assert pair not in phase["regions"], f"rule 6: {a} and its pair {pair} share a phase"
-    for before, after in zip(phases, phases[1:], strict=False):
+    for before, after in itertools.pairwise(phases):
         assert _t(after["start"]) > _t(before["end"]), "rule 6: a phase starts before the last ends"
     for key, a in ((k, a) for k, a in ((a["vm"].lower(), a) for a in plan["assignments"])):
         phase = phases[a["phase"]]
@@ -179,3 +185,8 @@ def _check_phases(
         assert _t(phase["start"]) <= start and end <= _t(phase["end"]), f"{key} outside its phase"
     if len(normal) > 1:
         assert len(normal[0]["regions"]) == 1, "the canary phase holds one region"
+        enrolled: dict[str, int] = defaultdict(int)
+        for key in slots:
+            enrolled[vms[key]["location"].replace(" ", "").lower()] += 1
+        canary = normal[0]["regions"][0]
+        assert enrolled[canary] == min(enrolled.values()), "the canary is a smallest region"

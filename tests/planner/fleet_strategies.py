@@ -41,7 +41,9 @@ def fleets(draw: st.DrawFn, *, max_vms: int = 90, generous: bool = False) -> dic
     if use_custom:
         pool += [r["name"] for r in CUSTOM_REGIONS]
     regions = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=5, unique=True))
-    subscriptions = [f"0000000{i}-0000-4000-8000-00000000000{i}" for i in range(1, draw(st.integers(1, 3)) + 1)]
+    subscriptions = [
+        f"0000000{i}-0000-4000-8000-00000000000{i}" for i in range(1, draw(st.integers(1, 3)) + 1)
+    ]
     windows = GENEROUS_WINDOWS if generous else TIGHT_WINDOWS
     budget = draw(st.integers(1, max_vms))
     vms: list[dict[str, Any]] = []
@@ -54,7 +56,9 @@ def fleets(draw: st.DrawFn, *, max_vms: int = 90, generous: bool = False) -> dic
             "location": region,
             "osType": os_type,
             "patchMode": draw(
-                st.sampled_from(["AutomaticByPlatform"] * 6 + ["Manual", "AutomaticByOS", "ImageDefault"])
+                st.sampled_from(
+                    ["AutomaticByPlatform"] * 6 + ["Manual", "AutomaticByOS", "ImageDefault"]
+                )
             ),
         }
         if os_type == "Windows":

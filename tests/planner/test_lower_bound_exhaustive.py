@@ -34,10 +34,16 @@ REGIONS = ("eastus", "westus", "northeurope", "swedencentral")
 @st.composite
 def tiny_fleets(draw: st.DrawFn) -> dict[str, Any]:
     count = draw(st.integers(1, 3))
-    sets = ["/subscriptions/00000001-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/availabilitySets/as1"]
+    sets = [
+        "/subscriptions/00000001-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/availabilitySets/as1"
+    ]
     vms = []
     for number in range(count):
-        subscription = draw(st.sampled_from(["00000001-0000-4000-8000-000000000001", "00000002-0000-4000-8000-000000000002"]))
+        subscription = draw(
+            st.sampled_from(
+                ["00000001-0000-4000-8000-000000000001", "00000002-0000-4000-8000-000000000002"]
+            )
+        )
         vm: dict[str, Any] = {
             "id": f"/subscriptions/{subscription}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/v{number}",
             "location": draw(st.sampled_from(REGIONS)),
@@ -70,7 +76,9 @@ def _openings(vm: dict[str, Any], zone: Any, since: datetime) -> list[datetime]:
     first = since.astimezone(zone).date() - timedelta(days=1)
     found = []
     for offset in range(8):
-        local = datetime(first.year, first.month, first.day, hour, minute, tzinfo=zone) + timedelta(days=offset)
+        local = datetime(first.year, first.month, first.day, hour, minute, tzinfo=zone) + timedelta(
+            days=offset
+        )
         local = datetime(local.year, local.month, local.day, hour, minute, tzinfo=zone)
         moment = local.astimezone(UTC)
         if since <= moment <= since + HORIZON:
@@ -103,14 +111,25 @@ def _best_phase_end(vms: list[dict[str, Any]], table: Any, start: datetime) -> d
             if index in done:
                 continue
             vm = vms[index]
-            candidates = {start, *_openings(vm, zones[index], start), *(s + SLOT for _, s in placed)}
+            candidates = {
+                start,
+                *_openings(vm, zones[index], start),
+                *(s + SLOT for _, s in placed),
+            }
             for moment in sorted(c for c in candidates if c >= floor):
                 if moment + SLOT >= best[0]:
                     break
-                if not in_window(vm, vm.get("tags", {}).get("patchWindow", "22:00-06:00"), zones[index], moment, moment + SLOT):
+                if not in_window(
+                    vm,
+                    vm.get("tags", {}).get("patchWindow", "22:00-06:00"),
+                    zones[index],
+                    moment,
+                    moment + SLOT,
+                ):
                     continue
                 clash = any(
-                    moment < s + SLOT and s < moment + SLOT
+                    moment < s + SLOT
+                    and s < moment + SLOT
                     and not _compatible(vm, vms[other], regions[index], regions[other])
                     for other, s in placed
                 )
@@ -129,7 +148,10 @@ def _layouts(regions: list[str], sizes: dict[str, int], table: Any) -> list[list
     for canary in (r for r in regions if sizes[r] == smallest):
         rest = [r for r in regions if r != canary]
         for labels in itertools.product(range(len(rest)), repeat=len(rest)):
-            phases = [[r for r, label in zip(rest, labels, strict=True) if label == k] for k in range(len(rest))]
+            phases = [
+                [r for r, label in zip(rest, labels, strict=True) if label == k]
+                for k in range(len(rest))
+            ]
             phases = [p for p in phases if p]
             if any(table[a][0] == b for p in phases for a in p for b in p):
                 continue

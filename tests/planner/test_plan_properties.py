@@ -25,7 +25,9 @@ def _plan(document: dict[str, Any], cycle_id: str, kind: ReleaseKind | None) -> 
 
 @SETTINGS
 @given(fleets(), cycles, kinds)
-def test_every_rule_holds_for_any_fleet(document: dict[str, Any], cycle_id: str, kind: ReleaseKind | None) -> None:
+def test_every_rule_holds_for_any_fleet(
+    document: dict[str, Any], cycle_id: str, kind: ReleaseKind | None
+) -> None:
     check_plan(document, _plan(document, cycle_id, kind), expect_deadline=False)
 
 
