@@ -7,6 +7,7 @@ effect the first time anyone looks at the fleet at or after T + D (`settle`).
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 import threading
 import uuid
@@ -182,7 +183,9 @@ class FleetState:
             for spec in fleet.vms
         }
         self._operations: dict[str, Operation] = {}
-        self._pending: list[Operation] = []
+        # Running operations as a heap on (end, sequence): settling is cheap per request.
+        self._pending: list[tuple[datetime, int, Operation]] = []
+        self._catalogs: dict[tuple[str, bool], tuple[Patch, ...]] = {}
         self._sequence = itertools.count(1)
         self.requests = 0
         self.throttled = 0
@@ -220,19 +223,15 @@ class FleetState:
     def settle(self, now: datetime) -> None:
         """Apply every operation that has ended by `now`, in the order they ended."""
         with self._lock:
-            due = sorted((op for op in self._pending if op.end <= now), key=lambda op: op.end)
-            if not due:
-                return
-            self._pending = [op for op in self._pending if op.end > now]
-            for op in due:
-                self._complete(op)
+            while self._pending and self._pending[0][0] <= now:
+                self._complete(heapq.heappop(self._pending)[2])
 
     def finish(self) -> None:
         """At shutdown: settle, then log what is still running as InProgress."""
         with self._lock:
             now = self.clock.now()
             self.settle(now)
-            for op in self._pending:
+            for _, _, op in sorted(self._pending):
                 self._log_operation(op, "InProgress", end=None)
             self._pending = []
 
@@ -258,7 +257,12 @@ class FleetState:
         return self._operations.get(operation_id)
 
     def missing_patches(self, vm: VmRuntime) -> tuple[Patch, ...]:
-        catalog = patches_for(vm.spec, self._epoch, hotpatching=vm.enable_hotpatching)
+        key = (vm.spec.key, vm.enable_hotpatching)
+        catalog = self._catalogs.get(key)
+        if catalog is None:
+            catalog = self._catalogs[key] = patches_for(
+                vm.spec, self._epoch, hotpatching=vm.enable_hotpatching
+            )
         return tuple(p for p in catalog if p.key not in vm.installed)
 
     def _require_running(self, vm: VmRuntime, op_name: str, now: datetime) -> None:
@@ -286,7 +290,7 @@ class FleetState:
             reboot_pending_at_start=vm.reboot_pending,
         )
         self._operations[op.id] = op
-        self._pending.append(op)
+        heapq.heappush(self._pending, (op.end, sequence, op))
         return op
 
     def start_assessment(self, vm: VmRuntime, now: datetime) -> Operation:
