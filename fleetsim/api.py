@@ -188,10 +188,10 @@ class ArmApi:
         now = self.state.clock.now()
         self.state.settle(now)
         call = _Call(op=op, args=args, query=query, request=request, now=now)
+        if "sub" in args:
+            self._require_subscription(args["sub"])
         if "vm" in args:
             call.vm = self.state.find_vm(args["sub"], args["rg"], args["vm"])
-        elif "sub" in args:
-            self._require_subscription(args["sub"])
         refused = self._throttle(call)
         if refused is not None:
             return refused

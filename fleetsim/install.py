@@ -199,32 +199,39 @@ def plan_install(
     install_minutes: float,
     fails: bool,
     reboot_pending_before: bool,
+    deallocated_after: timedelta | None = None,
 ) -> InstallOutcome:
     """Decide the install's result from what the VM lacks when it starts.
 
     The selected patches share `install_minutes` equally and go in order; those
     that would end after `maximumDuration` stay Pending and the window counts as
     exceeded. A failing VM fails every patch it tries. A reboot pending from an
-    earlier install (rebootSetting Never) is taken when this one may reboot.
+    earlier install (rebootSetting Never) is taken when this one may reboot. A VM
+    deallocated `deallocated_after` into the install stops there: what finished
+    stays installed, the rest stays Pending, and the operation fails.
     """
+    full_duration = min(timedelta(minutes=install_minutes), request.maximum_duration)
+    interrupted = deallocated_after is not None and deallocated_after < full_duration
+    budget = deallocated_after if interrupted and deallocated_after is not None else full_duration
     triaged = [(patch, triage(patch, request)) for patch in missing]
     selected = sorted((p for p, s in triaged if s is InstallationState.PENDING), key=_install_order)
     per_patch = timedelta(minutes=install_minutes) / len(selected) if selected else timedelta(0)
     finished: dict[str, InstallationState] = {}
     elapsed = timedelta(0)
-    window_exceeded = False
     for patch in selected:
-        if elapsed + per_patch > request.maximum_duration:
-            window_exceeded = True
+        if elapsed + per_patch > budget:
             break
         elapsed += per_patch
         finished[patch.patch_id] = (
             InstallationState.FAILED if fails else InstallationState.INSTALLED
         )
+    window_exceeded = not interrupted and len(finished) < len(selected)
     states = tuple((patch, finished.get(patch.patch_id, state)) for patch, state in triaged)
     installed = [p for p, s in states if s is InstallationState.INSTALLED]
     wants_reboot = reboot_pending_before or any(p.needs_reboot for p in installed)
-    if request.reboot_setting == "Always":
+    if interrupted:
+        rebooted = False
+    elif request.reboot_setting == "Always":
         rebooted = True
     elif request.reboot_setting == "IfRequired":
         rebooted = wants_reboot
@@ -237,7 +244,14 @@ def plan_install(
     else:
         reboot_status = "NotNeeded"
     error: Mapping[str, Any] | None = None
-    if fails and selected:
+    if interrupted:
+        status = "Failed"
+        error = {
+            "code": "PatchInstallationInterrupted",
+            "message": "The VM was deallocated while patches were being installed; "
+            f"{len(selected) - len(finished)} patch(es) were not installed.",
+        }
+    elif fails and selected:
         status = "Failed"
         error = {
             "code": "PatchInstallationFailure",
@@ -248,12 +262,11 @@ def plan_install(
         status = "CompletedWithWarnings"
     else:
         status = "Succeeded"
-    # The VM's install time covers the whole operation (reboot included); an
-    # operation never outlasts its window.
-    duration = min(timedelta(minutes=install_minutes), request.maximum_duration)
     return InstallOutcome(
         states=states,
-        duration=duration,
+        # The VM's install time covers the whole operation (reboot included); an
+        # operation never outlasts its window.
+        duration=budget,
         status=status,
         reboot_status=reboot_status,
         rebooted=rebooted,

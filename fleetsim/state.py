@@ -49,6 +49,11 @@ class VmRuntime:
     last_install: Operation | None = None
     running_install: Operation | None = None
 
+    def next_deallocation(self, now: datetime) -> timedelta | None:
+        """How long until the VM's next off period begins, if one is scheduled."""
+        starts = [p.start for p in self.spec.off_during if p.start > now]
+        return min(starts) - now if starts else None
+
     def power_state(self, now: datetime) -> str:
         if any(period.contains(now) for period in self.spec.off_during):
             return "deallocated"
@@ -324,6 +329,7 @@ class FleetState:
                 install_minutes=vm.spec.install_minutes,
                 fails=vm.spec.install_fails,
                 reboot_pending_before=vm.reboot_pending,
+                deallocated_after=vm.next_deallocation(now),
             )
             op = self._new_operation(INSTALL, vm, now, outcome.duration, body)
             op.outcome = outcome

@@ -55,3 +55,22 @@ def test_fleet_power_state_stopped_vm(simulate):
     )
     with pytest.raises(ResourceExistsError):
         client.virtual_machines.begin_assess_patches("rg-app", "web-01")
+
+
+def test_install_stopped_by_deallocation_fails_with_what_it_finished(simulate, clock):
+    # Four Critical/Security patches at 25 minutes each; the VM goes off after 60.
+    sim = simulate(fleet_of(windows_vm("web-01", sim={"installMinutes": 100, "offDuring": [OFF]})))
+    poller = compute(sim).virtual_machines.begin_install_patches("rg-app", "web-01", INSTALL)
+    clock.advance(timedelta(minutes=59))
+    assert sim.state.vm(vm_id("web-01")).install_in_progress
+    clock.advance(timedelta(minutes=1))
+    result = poller.result()
+    assert result.status == "Failed"
+    assert result.error.code == "PatchInstallationInterrupted"
+    assert (result.installed_patch_count, result.pending_patch_count) == (2, 2)
+    assert result.maintenance_window_exceeded is False
+    assert result.reboot_status == "Required"  # the cumulative update got in, no reboot
+    vm = sim.state.vm(vm_id("web-01"))
+    assert vm.installed_kbs == ("5050002", "5050004")
+    assert vm.power_state == "deallocated"
+    assert vm.reboots == 0

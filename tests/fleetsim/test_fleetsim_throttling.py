@@ -116,3 +116,19 @@ def test_operation_polling_bucket_refills_by_the_clock(clock):
     clock.advance(timedelta(seconds=6))
     allowed = [throttler.take(key).allowed for _ in range(501)]
     assert allowed == [True] * 500 + [False]
+
+
+def test_arm_read_bucket(simulate, clock):
+    sim = simulate(fleet_of(windows_vm("web-01")))
+    session = raw_session(sim)
+    url = (
+        f"{sim.base_url}/subscriptions/{SUB_A}/resourceGroups/rg-app/providers/"
+        f"Microsoft.Compute/virtualMachines/web-01/instanceView?{API}"
+    )
+    answers = [session.get(url) for _ in range(251)]
+    assert [a.status_code for a in answers[:250]] == [200] * 250
+    assert answers[0].headers["x-ms-ratelimit-remaining-subscription-reads"] == "249"
+    assert answers[250].status_code == 429
+    assert answers[250].headers["Retry-After"] == "1"
+    clock.advance(timedelta(seconds=2))
+    assert [session.get(url).status_code for _ in range(51)] == [200] * 50 + [429]
