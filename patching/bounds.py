@@ -16,8 +16,9 @@ packing them greedily from the start into that union, which `packed_end` does.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from patching.scheduling import Job, batch_cap, set_cap
 from patching.windowclass import WindowClass
@@ -34,34 +35,62 @@ class Chain:
 def region_chains(
     jobs: Sequence[Job], batch_sizes: dict[str, int], set_sizes: dict[str, int]
 ) -> list[Chain]:
-    """The chains the rules impose on one region's jobs, de-duplicated."""
-    by_class: set[int] = set()
+    """The chains the rules impose on one region's jobs, de-duplicated.
+
+    A rule binds every subset of its VMs too, so each rule also yields the chain of
+    its VMs of one window class alone, confined to that class's windows.
+    """
     by_sub: dict[str, list[Job]] = defaultdict(list)
-    by_set_domain: dict[str, dict[int, list[Job]]] = defaultdict(lambda: defaultdict(list))
-    by_zone_sub: dict[str, dict[str, list[Job]]] = defaultdict(lambda: defaultdict(list))
+    by_set: dict[str, list[Job]] = defaultdict(list)
+    zonal: list[Job] = []
     for job in jobs:
-        by_class.add(job.window_class)
         by_sub[job.subscription].append(job)
         if job.set_key is not None:
-            by_set_domain[job.set_key][job.update_domain].append(job)
+            by_set[job.set_key].append(job)
         if job.zone is not None:
-            by_zone_sub[job.zone][job.subscription].append(job)
-    chains = {Chain(frozenset({c}), 1) for c in by_class}
+            zonal.append(job)
+    chains = {Chain(frozenset({job.window_class}), 1) for job in jobs}
     for sub, members in by_sub.items():
-        cap = batch_cap(batch_sizes[sub])
-        chains.add(Chain(_classes(members), -(-len(members) // cap)))
-    for set_key, domains in by_set_domain.items():
-        cap = set_cap(set_sizes[set_key])
-        length = sum(-(-len(members) // cap) for members in domains.values())
-        chains.add(Chain(_classes(j for m in domains.values() for j in m), length))
-    if by_zone_sub:
-        length = sum(
-            max(-(-len(members) // batch_cap(batch_sizes[sub])) for sub, members in subs.items())
-            for subs in by_zone_sub.values()
-        )
-        zonal = (j for subs in by_zone_sub.values() for m in subs.values() for j in m)
-        chains.add(Chain(_classes(zonal), length))
+        chains |= _chains_of(members, partial(_batch_rounds, cap=batch_cap(batch_sizes[sub])))
+    for set_key, members in by_set.items():
+        chains |= _chains_of(members, partial(_set_rounds, cap=set_cap(set_sizes[set_key])))
+    if zonal:
+        chains |= _chains_of(zonal, partial(_zone_rounds, batch_sizes=batch_sizes))
     return _dominant(chains)
+
+
+def _chains_of(members: Sequence[Job], rounds: Callable[[Sequence[Job]], int]) -> set[Chain]:
+    by_class: dict[int, list[Job]] = defaultdict(list)
+    for job in members:
+        by_class[job.window_class].append(job)
+    chains = {Chain(frozenset(by_class), rounds(members))}
+    if len(by_class) > 1:
+        chains |= {Chain(frozenset({c}), rounds(group)) for c, group in by_class.items()}
+    return chains
+
+
+def _batch_rounds(members: Sequence[Job], *, cap: int) -> int:
+    return -(-len(members) // cap)
+
+
+def _set_rounds(members: Sequence[Job], *, cap: int) -> int:
+    """Update domains never overlap; each needs ceil(u / cap) rounds of its own."""
+    domains: dict[int, int] = defaultdict(int)
+    for job in members:
+        domains[job.update_domain] += 1
+    return sum(-(-count // cap) for count in domains.values())
+
+
+def _zone_rounds(members: Sequence[Job], *, batch_sizes: dict[str, int]) -> int:
+    """Zones never overlap; a zone needs, in its busiest subscription, ceil(n / cap) rounds."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for job in members:
+        assert job.zone is not None
+        counts[job.zone][job.subscription] += 1
+    return sum(
+        max(-(-n // batch_cap(batch_sizes[sub])) for sub, n in subs.items())
+        for subs in counts.values()
+    )
 
 
 def _classes(jobs: Iterable[Job]) -> frozenset[int]:

@@ -22,25 +22,33 @@ def canary_candidates(sizes: Mapping[str, int]) -> list[str]:
     return sorted(region for region, size in sizes.items() if size == smallest)
 
 
-def choose_phases(
+Layout = list[tuple[str, ...]]
+
+
+def rank_layouts(
     sizes: Mapping[str, int],
     graph: Mapping[str, set[str]],
     finish: Finish,
     start: int,
     gate: int,
-) -> list[tuple[str, ...]]:
-    """Regions grouped into ordered phases; the first phase holds the canary alone."""
-    if len(sizes) <= 1:
-        return [tuple(sizes)]
-    best: tuple[int, list[tuple[str, ...]]] | None = None
+) -> list[Layout]:
+    """Ways to group the regions into ordered phases (the canary alone first), most promising
+    first by the regions' bounds; the caller may schedule the first few for real."""
+    if not sizes:
+        return [[]]
+    if len(sizes) == 1:
+        return [[tuple(sizes)]]
+    ranked: list[tuple[int, Layout]] = []
     for canary in canary_candidates(sizes):
         rest = sorted(region for region in sizes if region != canary)
-        layout = _best_layout(canary, rest, graph, finish, start, gate)
-        end = _layout_end(layout, finish, start, gate)
-        if best is None or end < best[0]:
-            best = (end, layout)
-    assert best is not None
-    return best[1]
+        for layout in _layouts(canary, rest, graph, finish, start, gate):
+            ranked.append((_layout_end(layout, finish, start, gate), layout))
+    ranked.sort(key=lambda item: item[0])
+    unique: list[Layout] = []
+    for _, layout in ranked:
+        if layout not in unique:
+            unique.append(layout)
+    return unique
 
 
 def lower_bound(
@@ -80,14 +88,15 @@ def _layout_end(layout: Sequence[tuple[str, ...]], finish: Finish, start: int, g
     return end
 
 
-def _best_layout(
+def _layouts(
     canary: str,
     rest: list[str],
     graph: Mapping[str, set[str]],
     finish: Finish,
     start: int,
     gate: int,
-) -> list[tuple[str, ...]]:
+) -> list[Layout]:
+    """Every grouping when there are few; otherwise one found by local search on the bounds."""
     components = _components(rest, graph)
     colourings = [_colourings(component, graph) for component in components]
     depth = max((max(c.values()) + 1 for options in colourings for c in options), default=1)
@@ -99,7 +108,7 @@ def _best_layout(
         else:
             options.append(component_options)
 
-    def layout_of(choice: Sequence[dict[str, int]]) -> list[tuple[str, ...]]:
+    def layout_of(choice: Sequence[dict[str, int]]) -> Layout:
         phases: list[list[str]] = [[] for _ in range(depth)]
         for assignment in choice:
             for region, phase in assignment.items():
@@ -113,8 +122,7 @@ def _best_layout(
     for component_options in options:
         combinations *= len(component_options)
     if combinations <= _EXHAUSTIVE_LIMIT:
-        best_choice = min(itertools.product(*options), key=cost)
-        return layout_of(best_choice)
+        return [layout_of(choice) for choice in itertools.product(*options)]
     choice = [component_options[0] for component_options in options]
     improved = True
     while improved:
@@ -125,7 +133,7 @@ def _best_layout(
                 trial = [*choice[:index], option, *choice[index + 1 :]]
                 if cost(trial) < current:
                     choice, current, improved = trial, cost(trial), True
-    return layout_of(choice)
+    return [layout_of(choice)]
 
 
 def _components(regions: list[str], graph: Mapping[str, set[str]]) -> list[list[str]]:

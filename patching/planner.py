@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from patching.bounds import RegionBound, region_chains
 from patching.fleet import Fleet
 from patching.models import Assignment, Cycle, Phase, Plan, Skip, VmTarget
-from patching.phasing import choose_phases, lower_bound
+from patching.phasing import lower_bound, rank_layouts
 from patching.policy import cycle_install_settings, skip_reason
 from patching.regions import pair_graph
 from patching.scheduling import FixedSlot, Job, RegionScheduler
@@ -48,6 +48,7 @@ class Workload:
         self.batch_sizes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.set_sizes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.regions = fleet.regions
+        self._schedules: dict[tuple[str, int, bool], dict[int, int]] = {}
         class_index: dict[tuple[str, str], int] = {}
         for vm in fleet.vms:
             reason = skip_reason(vm)
@@ -106,8 +107,17 @@ class Workload:
         }
 
     def schedule(
-        self, region: str, jobs: Sequence[Job], start: int, fixed: Sequence[FixedSlot] = ()
+        self,
+        region: str,
+        jobs: Sequence[Job],
+        start: int,
+        fixed: Sequence[FixedSlot] = (),
+        *,
+        eager_joins: bool = True,
     ) -> dict[int, int]:
+        key = (region, start, eager_joins)
+        if not fixed and key in self._schedules:
+            return self._schedules[key]
         scheduler = RegionScheduler(
             jobs,
             start=start,
@@ -116,8 +126,26 @@ class Workload:
             batch_sizes=self.batch_sizes[region],
             set_sizes=self.set_sizes[region],
             fixed=fixed,
+            eager_joins=eager_joins,
         )
-        return scheduler.run()
+        starts = scheduler.run()
+        if not fixed:
+            self._schedules[key] = starts
+        return starts
+
+    def schedule_phase(self, regions: Sequence[str], start: int) -> dict[str, dict[int, int]]:
+        """Each region of a phase from `start`; the region that ends the phase gets a second
+        try with the other joining strategy, and keeps whichever ends sooner."""
+        starts = {r: self.schedule(r, self.jobs_by_region[r], start) for r in regions}
+        retried: set[str] = set()
+        while True:
+            critical = max(regions, key=lambda r: (max(starts[r].values()), r))
+            if critical in retried:
+                return starts
+            retried.add(critical)
+            other = self.schedule(critical, self.jobs_by_region[critical], start, eager_joins=False)
+            if max(other.values()) < max(starts[critical].values()):
+                starts[critical] = other
 
 
 def plan_cycle(
@@ -140,26 +168,44 @@ def plan_cycle(
 
     sizes = workload.region_sizes()
     graph = pair_graph(sizes, workload.regions)
-    layout = choose_phases(sizes, graph, finish, start, workload.gate)
+    layouts = rank_layouts(sizes, graph, finish, start, workload.gate)
     bound = lower_bound(sizes, graph, finish, start, workload.gate)
+    tries = max(1, min(_MOST_LAYOUTS, _LAYOUT_BUDGET // max(1, len(workload.targets))))
+    best: tuple[list[Phase], list[Assignment]] | None = None
+    for layout in layouts[:tries]:
+        phases, assignments = _schedule_layout(workload, cycle, layout, start)
+        if best is None or _end(phases) < _end(best[0]):
+            best = (phases, assignments)
+    phases, assignments = best if best is not None else ([], [])
+    return assemble_plan(cycle, phases, assignments, workload.skipped, start_of_bound=bound)
 
+
+# Layouts are ranked by the regions' bounds; the best few are scheduled for real, as many
+# as keep the work near one full schedule of a large fleet.
+_MOST_LAYOUTS = 8
+_LAYOUT_BUDGET = 40_000
+
+
+def _end(phases: Sequence[Phase]) -> datetime:
+    return phases[-1].end if phases else datetime.min.replace(tzinfo=UTC)
+
+
+def _schedule_layout(
+    workload: Workload, cycle: Cycle, layout: Sequence[tuple[str, ...]], start: int
+) -> tuple[list[Phase], list[Assignment]]:
     phases: list[Phase] = []
     assignments: list[Assignment] = []
     phase_start = start
     for index, regions in enumerate(layout):
-        if not regions:
-            continue
         if index:
             phase_start = minute_ceil(phases[-1].end) + workload.gate
         phase_end = phase_start
-        for region in regions:
-            starts = workload.schedule(region, workload.jobs_by_region[region], phase_start)
+        for starts in workload.schedule_phase(regions, phase_start).values():
             for job_index, slot_start in starts.items():
-                assignment = assignment_for(workload, cycle, job_index, index, slot_start)
-                assignments.append(assignment)
+                assignments.append(assignment_for(workload, cycle, job_index, index, slot_start))
                 phase_end = max(phase_end, slot_start + workload.slot)
         phases.append(Phase(index, regions, from_minute(phase_start), from_minute(phase_end)))
-    return assemble_plan(cycle, phases, assignments, workload.skipped, start_of_bound=bound)
+    return phases, assignments
 
 
 def assignment_for(

@@ -51,17 +51,26 @@ def batch_cap(size: int) -> int:
 
 
 class _SetState:
-    __slots__ = ("cap", "parked", "remaining", "running", "running_domain")
+    __slots__ = ("busy_until", "cap", "lanes", "parked", "remaining", "running", "running_domain")
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.running = 0
         self.running_domain: int | None = None
+        self.busy_until = 0
         self.remaining: dict[int, int] = defaultdict(int)
         self.parked: list[_Lane] = []
+        self.lanes: list[_Lane] = []
 
     def chain(self) -> int:
         return sum(-(-count // self.cap) for count in self.remaining.values())
+
+    def may_join(self, domain: int, end: int, *, eager: bool) -> bool:
+        """Joining a running domain late keeps the set busy longer: eagerly that fills the
+        set's lanes, otherwise it is done only when no other domain is waiting."""
+        if eager or end <= self.busy_until:
+            return True
+        return all(count == 0 for d, count in self.remaining.items() if d != domain)
 
 
 class _Lane:
@@ -94,7 +103,9 @@ class RegionScheduler:
         batch_sizes: dict[str, int],
         set_sizes: dict[str, int],
         fixed: Iterable[FixedSlot] = (),
+        eager_joins: bool = True,
     ) -> None:
+        self._eager_joins = eager_joins
         self._slot = slot
         self._start = start
         self._classes = classes
@@ -110,6 +121,7 @@ class RegionScheduler:
         self._zone: str | None = None
         self._running: list[tuple[int, int, Job]] = []
         self._pointer: dict[int, int] = {}
+        self._active: set[int] = set()
         self._load(jobs)
         for fixed_slot in fixed:
             if fixed_slot.end > start:
@@ -124,6 +136,8 @@ class RegionScheduler:
                 state = self._sets[job.set_key] if job.set_key is not None else None
                 lane = _Lane((job.subscription, job.window_class, job.zone), state)
                 lanes[lane_key] = lane
+                if state is not None:
+                    state.lanes.append(lane)
             domain = job.update_domain if job.set_key is not None else 0
             lane.by_domain[domain].append(job)
             lane.size += 1
@@ -151,6 +165,7 @@ class RegionScheduler:
             state = self._sets.setdefault(job.set_key, _SetState(1))
             state.running += 1
             state.running_domain = job.update_domain
+            state.busy_until = max(state.busy_until, end)
 
     def _release(self, job: Job) -> None:
         self._sub_running[job.subscription] -= 1
@@ -212,6 +227,7 @@ class RegionScheduler:
     def _start_jobs(self, now: int, active: list[int], starts: dict[int, int]) -> bool:
         if not active:
             return False
+        self._active = set(active)
         zone = self._zone if self._zone is not None else self._pick_zone(active)
         zones: tuple[str | None, ...] = (None,) if zone is None else (None, zone)
         started = False
@@ -257,7 +273,7 @@ class RegionScheduler:
                 break
             best = min(heaps, key=lambda heap: heap[0][:2])
             lane = heapq.heappop(best)[2]
-            chosen = self._choose(lane, room)
+            chosen = self._choose(lane, room, now)
             for job in chosen:
                 starts[job.index] = now
                 self._occupy(job, now + self._slot)
@@ -265,7 +281,7 @@ class RegionScheduler:
             room -= len(chosen)
             took = took or bool(chosen)
             if lane.size:
-                if lane.set_state is not None and not self._set_can_take(lane):
+                if lane.set_state is not None and not self._set_can_take(lane, now):
                     lane.set_state.parked.append(lane)
                 else:
                     deferred.append(lane)
@@ -273,7 +289,7 @@ class RegionScheduler:
             self._push(lane)
         return took
 
-    def _choose(self, lane: _Lane, room: int) -> list[Job]:
+    def _choose(self, lane: _Lane, room: int, now: int) -> list[Job]:
         state = lane.set_state
         if state is None:
             return self._pop_from(lane, 0, room)
@@ -282,12 +298,27 @@ class RegionScheduler:
             return []
         domain = state.running_domain
         if domain is None:
-            candidates = [d for d, jobs in lane.by_domain.items() if jobs]
-            domain = max(candidates, key=lambda d: (state.remaining[d], -d))
+            domain = self._fullest_domain(lane, state)
+        elif not state.may_join(domain, now + self._slot, eager=self._eager_joins):
+            return []
         chosen = self._pop_from(lane, domain, min(room, allowed))
         if chosen:
             state.remaining[domain] -= len(chosen)
         return chosen
+
+    def _fullest_domain(self, lane: _Lane, state: _SetState) -> int:
+        """The update domain that fills most of the set's cap with VMs whose window is open now
+        (other lanes of the set join it in the same round), then the one with most left."""
+
+        def open_now(domain: int) -> int:
+            return sum(
+                len(other.by_domain.get(domain, ()))
+                for other in state.lanes
+                if other.key[1] in self._active
+            )
+
+        candidates = [d for d, jobs in lane.by_domain.items() if jobs]
+        return max(candidates, key=lambda d: (min(state.cap, open_now(d)), state.remaining[d], -d))
 
     @staticmethod
     def _pop_from(lane: _Lane, domain: int, count: int) -> list[Job]:
@@ -299,13 +330,17 @@ class RegionScheduler:
         lane.size -= len(chosen)
         return chosen
 
-    def _set_can_take(self, lane: _Lane) -> bool:
+    def _set_can_take(self, lane: _Lane, now: int) -> bool:
         state = lane.set_state
         assert state is not None
         if state.running >= state.cap:
             return False
         domain = state.running_domain
-        return domain is None or bool(lane.by_domain.get(domain))
+        if domain is None:
+            return True
+        return bool(lane.by_domain.get(domain)) and state.may_join(
+            domain, now + self._slot, eager=self._eager_joins
+        )
 
     def _account(self, job: Job) -> None:
         self._pending -= 1

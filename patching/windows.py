@@ -46,11 +46,12 @@ class OffPeakWindow:
     def occurrence_on(self, day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
         """The window that opens on local `day`, in UTC, never wider than the wall clock says.
 
-        A wall time that a spring-forward change skips opens the window at the first
-        instant after the gap (fold=0) and closes it at the gap (fold=1); a repeated
-        wall time at fall-back resolves to its first instance.
+        A wall time that a spring-forward change skips opens the window after the gap
+        (fold=0) and closes it before the gap (fold=1); a wall time that a fall-back
+        change repeats opens the window at its second instance and closes it at its first.
         """
-        opens = datetime.combine(day, self.start, tzinfo=zone).astimezone(UTC)
+        opening = datetime.combine(day, self.start, tzinfo=zone)
+        opens = max(opening.astimezone(UTC), opening.replace(fold=1).astimezone(UTC))
         end_day = day + timedelta(days=1) if self.crosses_midnight else day
         closing = datetime.combine(end_day, self.end, tzinfo=zone)
         if _skipped(closing):
