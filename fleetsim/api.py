@@ -448,7 +448,7 @@ class ArmApi:
             raise ArmError(404, "NotFound", f"The operation '{call.args['op']}' was not found.")
         done = call.now >= operation.end
         with self.state.lock:
-            result = operation.result(call.now)
+            result = arm_json.operation_output(operation, call.now)
         if _is_true(call.query.get("monitor")):
             if not done:
                 return Response(

@@ -1,4 +1,4 @@
-"""The ARM JSON of subscriptions, locations, VMs and instance views, as Azure writes it."""
+"""The ARM JSON of subscriptions, locations, VMs, instance views and patch results."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from fleetsim.fleet import FleetSpec, SubscriptionSpec
+from fleetsim.install import InstallationState
 from fleetsim.oplog import iso
-from fleetsim.state import Operation, VmRuntime
+from fleetsim.state import ASSESS, Operation, VmRuntime
 
 VM_TYPE = "Microsoft.Compute/virtualMachines"
 # A fixed tenant: the simulator has one.
@@ -121,6 +122,77 @@ def location_json(subscription_id: str, name: str, paired: str | None) -> dict[s
     }
 
 
+def operation_output(op: Operation, now: datetime) -> dict[str, Any]:
+    """An assessPatches or installPatches result as ARM writes it (InProgress until its end)."""
+    done = now >= op.end
+    if op.kind == ASSESS:
+        return {
+            "status": "Succeeded" if done else "InProgress",
+            "assessmentActivityId": op.activity_id,
+            "rebootPending": op.reboot_pending_at_start,
+            "criticalAndSecurityPatchCount": sum(1 for p in op.found if p.is_critical_or_security),
+            "otherPatchCount": sum(1 for p in op.found if not p.is_critical_or_security),
+            "startDateTime": iso(op.start),
+            "availablePatches": [
+                {
+                    "patchId": p.patch_id,
+                    "name": p.name,
+                    "version": p.version,
+                    **({"kbId": p.kb_id} if p.kb_id is not None else {}),
+                    "classifications": list(p.classifications),
+                    "rebootBehavior": p.reboot_behavior,
+                    "activityId": op.activity_id,
+                    "publishedDate": iso(p.published),
+                    "lastModifiedDateTime": iso(op.start),
+                    "assessmentState": "Available",
+                }
+                for p in op.found
+            ],
+        }
+    assert op.outcome is not None
+    outcome = op.outcome
+    # While running, every patch the install will touch is still Pending.
+    states = [
+        (
+            p,
+            s
+            if done or s not in (InstallationState.INSTALLED, InstallationState.FAILED)
+            else InstallationState.PENDING,
+        )
+        for p, s in outcome.states
+    ]
+
+    def count(state: InstallationState) -> int:
+        return sum(1 for _, s in states if s is state)
+
+    result: dict[str, Any] = {
+        "status": outcome.status if done else "InProgress",
+        "installationActivityId": op.activity_id,
+        "rebootStatus": outcome.reboot_status if done else "Unknown",
+        "maintenanceWindowExceeded": outcome.maintenance_window_exceeded if done else False,
+        "excludedPatchCount": count(InstallationState.EXCLUDED),
+        "notSelectedPatchCount": count(InstallationState.NOT_SELECTED),
+        "pendingPatchCount": count(InstallationState.PENDING),
+        "installedPatchCount": count(InstallationState.INSTALLED),
+        "failedPatchCount": count(InstallationState.FAILED),
+        "patches": [
+            {
+                "patchId": p.patch_id,
+                "name": p.name,
+                "version": p.version,
+                **({"kbId": p.kb_id} if p.kb_id is not None else {}),
+                "classifications": list(p.classifications),
+                "installationState": s.value,
+            }
+            for p, s in states
+        ],
+        "startDateTime": iso(op.start),
+    }
+    if done and outcome.error is not None:
+        result["error"] = dict(outcome.error)
+    return result
+
+
 def _status(
     code: str, display: str, *, level: str = "Info", time: datetime | None = None
 ) -> dict[str, Any]:
@@ -131,7 +203,7 @@ def _status(
 
 
 def _assessment_summary(op: Operation, now: datetime) -> dict[str, Any]:
-    result = op.result(now)
+    result = operation_output(op, now)
     return {
         "status": result["status"],
         "assessmentActivityId": op.activity_id,
@@ -144,7 +216,7 @@ def _assessment_summary(op: Operation, now: datetime) -> dict[str, Any]:
 
 
 def _installation_summary(op: Operation, now: datetime) -> dict[str, Any]:
-    result = op.result(now)
+    result = operation_output(op, now)
     summary = {
         "status": result["status"],
         "installationActivityId": op.activity_id,

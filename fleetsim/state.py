@@ -11,7 +11,7 @@ import heapq
 import itertools
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +21,6 @@ from fleetsim.clock import Clock
 from fleetsim.errors import ArmError, invalid_parameter, not_found
 from fleetsim.fleet import FleetSpec, VmSpec
 from fleetsim.install import (
-    InstallationState,
     InstallOutcome,
     InvalidRequest,
     parse_install_request,
@@ -73,80 +72,7 @@ class Operation:
     activity_id: str
     found: tuple[Patch, ...] = ()  # assessment: what the VM lacks
     outcome: InstallOutcome | None = None
-    completed: bool = False
     reboot_pending_at_start: bool = False
-
-    def result(self, now: datetime) -> dict[str, Any]:
-        """The operation's output in ARM's JSON (status InProgress until its end)."""
-        done = now >= self.end
-        if self.kind == ASSESS:
-            return {
-                "status": "Succeeded" if done else "InProgress",
-                "assessmentActivityId": self.activity_id,
-                "rebootPending": self.reboot_pending_at_start,
-                "criticalAndSecurityPatchCount": sum(
-                    1 for p in self.found if p.is_critical_or_security
-                ),
-                "otherPatchCount": sum(1 for p in self.found if not p.is_critical_or_security),
-                "startDateTime": iso(self.start),
-                "availablePatches": [
-                    {
-                        "patchId": p.patch_id,
-                        "name": p.name,
-                        "version": p.version,
-                        **({"kbId": p.kb_id} if p.kb_id is not None else {}),
-                        "classifications": list(p.classifications),
-                        "rebootBehavior": p.reboot_behavior,
-                        "activityId": self.activity_id,
-                        "publishedDate": iso(p.published),
-                        "lastModifiedDateTime": iso(self.start),
-                        "assessmentState": "Available",
-                    }
-                    for p in self.found
-                ],
-            }
-        assert self.outcome is not None
-        outcome = self.outcome
-        # While running, every patch the install will touch is still Pending.
-        states = [
-            (
-                p,
-                s
-                if done or s not in (InstallationState.INSTALLED, InstallationState.FAILED)
-                else InstallationState.PENDING,
-            )
-            for p, s in outcome.states
-        ]
-
-        def count(state: InstallationState) -> int:
-            return sum(1 for _, s in states if s is state)
-
-        result: dict[str, Any] = {
-            "status": outcome.status if done else "InProgress",
-            "installationActivityId": self.activity_id,
-            "rebootStatus": outcome.reboot_status if done else "Unknown",
-            "maintenanceWindowExceeded": outcome.maintenance_window_exceeded if done else False,
-            "excludedPatchCount": count(InstallationState.EXCLUDED),
-            "notSelectedPatchCount": count(InstallationState.NOT_SELECTED),
-            "pendingPatchCount": count(InstallationState.PENDING),
-            "installedPatchCount": count(InstallationState.INSTALLED),
-            "failedPatchCount": count(InstallationState.FAILED),
-            "patches": [
-                {
-                    "patchId": p.patch_id,
-                    "name": p.name,
-                    "version": p.version,
-                    **({"kbId": p.kb_id} if p.kb_id is not None else {}),
-                    "classifications": list(p.classifications),
-                    "installationState": s.value,
-                }
-                for p, s in states
-            ],
-            "startDateTime": iso(self.start),
-        }
-        if done and outcome.error is not None:
-            result["error"] = dict(outcome.error)
-        return result
 
 
 @dataclass(frozen=True)
@@ -378,7 +304,6 @@ class FleetState:
 
     def _complete(self, op: Operation) -> None:
         vm = op.vm
-        op.completed = True
         if op.kind == ASSESS:
             vm.last_assessment = op
             self._log_operation(op, "Succeeded", end=op.end)
@@ -411,6 +336,3 @@ class FleetState:
                 "installedKbs": installed,
             }
         )
-
-    def __iter__(self) -> Iterator[VmRuntime]:
-        return iter(self._vms.values())
