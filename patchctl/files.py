@@ -38,6 +38,13 @@ def load_fleet(path: Path) -> Fleet:
 
 def write_json(path: Path, document: Any) -> None:
     """Write whole or not at all: a temporary file beside the target, then a rename."""
+    try:
+        _write_json_atomically(path, document)
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from error
+
+
+def _write_json_atomically(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
