@@ -59,13 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--now", type=_utc_time, help="plan from this time on (default: the release)")
     plan.add_argument("--out", type=Path, required=True, help="plan file to write")
     plan.add_argument(
-        "--slot-minutes", type=int, default=90, help="install slot length (default 90)"
+        "--slot-minutes", type=int, help="install slot length (PATCH_INSTALL_SLOT_MINUTES, 90)"
     )
     plan.add_argument(
-        "--default-window", default="22:00-06:00", help="window of VMs without a patchWindow tag"
+        "--default-window", help="window without a patchWindow tag (PATCH_OFF_PEAK_WINDOW)"
     )
     plan.add_argument(
-        "--health-gate-minutes", type=int, default=30, help="pause between phases (default 30)"
+        "--health-gate-minutes", type=int, help="pause between phases (PATCH_HEALTH_GATE_MINUTES)"
     )
     plan.set_defaults(run=plan_command.run)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from typing import Any
 
+from azure_io.settings import Settings, SettingsError
 from patchctl.errors import UsageError
 from patchctl.files import load_fleet, write_json
 from patching.calendar import cycle_id_of, make_cycle
@@ -35,31 +37,43 @@ def run_demo(arguments: argparse.Namespace) -> int:
 
 
 def _plan(arguments: argparse.Namespace, cycle_id: str) -> Plan:
-    policy = _policy(arguments)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        raise UsageError(str(error)) from error
+    policy = _policy(arguments, settings)
     fleet = load_fleet(arguments.fleet)
     try:
         cycle = make_cycle(
             cycle_id,
             kind=getattr(arguments, "kind", None),
             released_at=getattr(arguments, "released_at", None),
+            baseline_months=settings.planned_baseline_months,
         )
     except ValueError as error:
         raise UsageError(f"--cycle: {error}") from error
     return plan_cycle(fleet, cycle, now=getattr(arguments, "now", None), policy=policy)
 
 
-def _policy(arguments: argparse.Namespace) -> PlanningPolicy:
-    slot = getattr(arguments, "slot_minutes", 90)
-    gate = getattr(arguments, "health_gate_minutes", 30)
-    if slot < 15:
-        raise UsageError(f"--slot-minutes: {slot} is too short; expected at least 15")
+def _policy(arguments: argparse.Namespace, settings: Settings) -> PlanningPolicy:
+    """Flags override the app settings, which carry the built-in defaults."""
+    slot: int = _flag(arguments, "slot_minutes", settings.install_slot_minutes)
+    gate: int = _flag(arguments, "health_gate_minutes", settings.health_gate_minutes)
+    window_text: str = _flag(arguments, "default_window", settings.off_peak_window)
+    if not 15 <= slot <= 240:
+        raise UsageError(f"--slot-minutes: {slot} is out of range; expected 15 to 240")
     if gate < 0:
         raise UsageError(f"--health-gate-minutes: {gate} is negative; expected 0 or more")
     try:
-        window = OffPeakWindow.parse(getattr(arguments, "default_window", "22:00-06:00"))
+        window = OffPeakWindow.parse(window_text)
     except ValueError as error:
         raise UsageError(f"--default-window: {error}") from error
     return PlanningPolicy(slot_minutes=slot, default_window=window, health_gate_minutes=gate)
+
+
+def _flag(arguments: argparse.Namespace, name: str, default: Any) -> Any:
+    value = getattr(arguments, name, None)
+    return default if value is None else value
 
 
 def summarise(plan: Plan) -> str:
