@@ -60,35 +60,26 @@ def _route(pattern: str) -> re.Pattern[str]:
     return re.compile(f"^{pattern}/?$", re.IGNORECASE)
 
 
-_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("subscriptions.list", _route(r"/subscriptions")),
-    ("subscriptions.listLocations", _route(_SUB + r"/locations")),
-    ("virtualMachines.listAll", _route(_SUB + r"/providers/Microsoft\.Compute/virtualMachines")),
-    (
-        "operations.get",
-        _route(
-            _SUB
-            + r"/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)"
-        ),
-    ),
-    ("virtualMachines.list", _route(_VMS)),
-    ("virtualMachines.get", _route(_VMS + r"/(?P<vm>[^/]+)")),
-    ("virtualMachines.instanceView", _route(_VMS + r"/(?P<vm>[^/]+)/instanceView")),
-    (ASSESS, _route(_VMS + r"/(?P<vm>[^/]+)/assessPatches")),
-    (INSTALL, _route(_VMS + r"/(?P<vm>[^/]+)/installPatches")),
-)
+_OPERATIONS = r"/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)"
 
-_METHODS = {
-    "subscriptions.list": ("GET",),
-    "subscriptions.listLocations": ("GET",),
-    "virtualMachines.listAll": ("GET",),
-    "operations.get": ("GET",),
-    "virtualMachines.list": ("GET",),
-    "virtualMachines.get": ("GET", "PATCH"),
-    "virtualMachines.instanceView": ("GET",),
-    ASSESS: ("POST",),
-    INSTALL: ("POST",),
-}
+# Each path, with the operation name (as logged) each HTTP method has on it.
+_ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
+    (_route(r"/subscriptions"), {"GET": "subscriptions.list"}),
+    (_route(_SUB + r"/locations"), {"GET": "subscriptions.listLocations"}),
+    (
+        _route(_SUB + r"/providers/Microsoft\.Compute/virtualMachines"),
+        {"GET": "virtualMachines.listAll"},
+    ),
+    (_route(_SUB + _OPERATIONS), {"GET": "operations.get"}),
+    (_route(_VMS), {"GET": "virtualMachines.list"}),
+    (
+        _route(_VMS + r"/(?P<vm>[^/]+)"),
+        {"GET": "virtualMachines.get", "PATCH": "virtualMachines.update"},
+    ),
+    (_route(_VMS + r"/(?P<vm>[^/]+)/instanceView"), {"GET": "virtualMachines.instanceView"}),
+    (_route(_VMS + r"/(?P<vm>[^/]+)/assessPatches"), {"POST": ASSESS}),
+    (_route(_VMS + r"/(?P<vm>[^/]+)/installPatches"), {"POST": INSTALL}),
+)
 
 
 _CHALLENGE = (
@@ -126,17 +117,17 @@ class ArmApi:
         self.faults = faults
         self.throttler = Throttler(state.clock)
         self.base_url = ""  # set once the server knows its port
-        self._handlers: dict[tuple[str, str], Callable[[_Call], Response]] = {
-            ("GET", "subscriptions.list"): self._list_subscriptions,
-            ("GET", "subscriptions.listLocations"): self._list_locations,
-            ("GET", "virtualMachines.listAll"): self._list_vms,
-            ("GET", "virtualMachines.list"): self._list_vms,
-            ("GET", "virtualMachines.get"): self._get_vm,
-            ("PATCH", "virtualMachines.get"): self._update_vm,
-            ("GET", "virtualMachines.instanceView"): self._instance_view,
-            ("POST", ASSESS): self._assess,
-            ("POST", INSTALL): self._install,
-            ("GET", "operations.get"): self._operation_status,
+        self._handlers: dict[str, Callable[[_Call], Response]] = {
+            "subscriptions.list": self._list_subscriptions,
+            "subscriptions.listLocations": self._list_locations,
+            "virtualMachines.listAll": self._list_vms,
+            "virtualMachines.list": self._list_vms,
+            "virtualMachines.get": self._get_vm,
+            "virtualMachines.update": self._update_vm,
+            "virtualMachines.instanceView": self._instance_view,
+            ASSESS: self._assess,
+            INSTALL: self._install,
+            "operations.get": self._operation_status,
         }
 
     # --- the pipeline ---------------------------------------------------------
@@ -195,24 +186,24 @@ class ArmApi:
         refused = self._throttle(call)
         if refused is not None:
             return refused
-        response = self._handlers[(request.method, op)](call)
+        response = self._handlers[op](call)
         response.headers.update(remaining_headers(call.remaining))
         response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         response.delay_seconds = fault.delay_seconds
         return response
 
     def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
-        for op, pattern in _ROUTES:
+        for pattern, operations in _ROUTES:
             match = pattern.match(path)
             if match is None:
                 continue
-            if method not in _METHODS[op]:
+            if method not in operations:
                 raise ArmError(
                     405,
                     "MethodNotAllowed",
                     f"The HTTP method '{method}' is not supported for '{path}'.",
                 )
-            return op, {k: v for k, v in match.groupdict().items() if v is not None}
+            return operations[method], {k: v for k, v in match.groupdict().items() if v is not None}
         raise ArmError(
             404,
             "InvalidResourceType",
@@ -302,7 +293,7 @@ class ArmApi:
         self, call: _Call, status: str, *, request_body: Any = None, error: str | None = None
     ) -> None:
         entry: dict[str, Any] = {
-            "op": call.op if call.request.method != "PATCH" else "virtualMachines.update",
+            "op": call.op,
             "vm": call.vm_id,
             "start": iso(call.now),
             "end": iso(call.now),

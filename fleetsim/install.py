@@ -6,7 +6,7 @@ import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -14,8 +14,7 @@ from fleetsim.catalog import Patch
 from fleetsim.fleet import FleetError, parse_time
 
 REBOOT_SETTINGS = ("IfRequired", "Never", "Always")
-# Azure refuses windows shorter than this or longer than four hours.
-MIN_DURATION = timedelta(minutes=20)
+# Azure refuses install windows longer than four hours.
 MAX_DURATION = timedelta(hours=4)
 
 _DURATION = re.compile(
@@ -57,7 +56,7 @@ class InstallRequest:
     kbs_to_include: frozenset[str]
     kbs_to_exclude: frozenset[str]
     exclude_kbs_requiring_reboot: bool
-    max_publish_date: Any  # datetime | None; Any keeps the comparison simple below
+    max_publish_date: datetime | None
     masks_to_include: tuple[str, ...]
     masks_to_exclude: tuple[str, ...]
 
@@ -80,10 +79,9 @@ def parse_install_request(body: Any, *, windows: bool) -> InstallRequest:
     if not isinstance(duration_text, str):
         raise InvalidRequest("maximumDuration", "Required parameter 'maximumDuration' is missing.")
     duration = parse_duration(duration_text)
-    if not MIN_DURATION <= duration <= MAX_DURATION:
+    if not timedelta(0) < duration <= MAX_DURATION:
         raise InvalidRequest(
-            "maximumDuration",
-            "maximumDuration must be between 20 minutes (PT20M) and 4 hours (PT4H).",
+            "maximumDuration", "maximumDuration must be positive and at most 4 hours (PT4H)."
         )
     reboot_setting = body.get("rebootSetting")
     if reboot_setting not in REBOOT_SETTINGS:

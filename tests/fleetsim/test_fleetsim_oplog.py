@@ -29,6 +29,7 @@ def test_log_lines_for_operations_refusals_and_unfinished_work(simulate, clock, 
     )
     client = compute(sim, retry_total=0)
     client.virtual_machines.get("rg-app", "web-01")
+    client.virtual_machines.begin_update("rg-app", "web-01", {"tags": {"team": "web"}}).result()
     install = client.virtual_machines.begin_install_patches("rg-app", "web-01", INSTALL)
     clock.advance(timedelta(minutes=40))
     result = install.result()
@@ -53,6 +54,9 @@ def test_log_lines_for_operations_refusals_and_unfinished_work(simulate, clock, 
         "Succeeded",
     )
     assert get["start"] == "2026-12-09T03:00:00Z"
+    update = lines[1]
+    assert (update["op"], update["status"]) == ("virtualMachines.update", "Succeeded")
+    assert update["request"] == {"tags": {"team": "web"}}
 
     installs = [line for line in lines if line["op"] == "installPatches"]
     done = installs[0]

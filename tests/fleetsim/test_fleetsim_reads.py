@@ -16,6 +16,7 @@ from fleetsim_helpers import (
     raw_session,
     subscriptions,
     vm_id,
+    vm_url,
     windows_vm,
 )
 
@@ -182,3 +183,12 @@ def test_arm_paths_are_case_insensitive(simulate):
     answer = raw_session(sim).get(url)
     assert answer.status_code == 200
     assert answer.json()["id"] == vm_id("web-01")
+
+
+def test_unsupported_method_and_path(simulate):
+    sim = simulate(fleet_of(windows_vm("web-01")))
+    session = raw_session(sim)
+    assert session.delete(f"{vm_url(sim, 'web-01')}?{API}").status_code == 405
+    unknown = session.get(f"{sim.base_url}/subscriptions/{SUB_A}/resourceGroups?{API}")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "InvalidResourceType"
