@@ -9,11 +9,11 @@ transaction with a malformed response instead of a clean error.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, ResourceNotFoundError
@@ -44,6 +44,8 @@ from azure_io.table_rows import (
     utc,
     vm_keys,
 )
+
+_Result = TypeVar("_Result", AssessmentResult, InstallResult)
 
 MAX_TRANSACTION_OPERATIONS = 100
 HISTORY_DAYS = 30
@@ -151,33 +153,35 @@ class PatchTables:
         self, results: Iterable[AssessmentResult], *, recorded_at: datetime
     ) -> None:
         """History rows plus the VMs' latest-assessment columns; the event time keys the row."""
-        recorded_at = utc(recorded_at)
-        writes: list[TableWrite] = []
-        for result in results:
-            at = utc(result.started_at or recorded_at)
-            columns = {
-                "vmId": result.vm_id,
-                "recordedAt": recorded_at,
-                **assessment_columns(result, at=at),
-            }
-            writes.append(_upsert(ASSESSMENTS_TABLE, history_keys(result.vm_id, at), columns))
-            writes.append(_upsert(VM_STATE_TABLE, vm_keys(result.vm_id), columns))
-        self._write(writes)
+        self._record_history(
+            ASSESSMENTS_TABLE, results, recorded_at, lambda r, at: assessment_columns(r, at=at)
+        )
 
     def record_installs(
         self, results: Iterable[InstallResult], *, cycle: str | None, recorded_at: datetime
     ) -> None:
         """History rows plus the VMs' last-install columns; ``cycle`` is None when on demand."""
+        self._record_history(
+            INSTALLATIONS_TABLE,
+            results,
+            recorded_at,
+            lambda r, at: install_columns(r, at=at, cycle=cycle),
+        )
+
+    def _record_history(
+        self,
+        table: str,
+        results: Iterable[_Result],
+        recorded_at: datetime,
+        columns_of: Callable[[_Result, datetime], Entity],
+    ) -> None:
+        """One history row per result, keyed by its event time, and the VM's latest columns."""
         recorded_at = utc(recorded_at)
         writes: list[TableWrite] = []
         for result in results:
             at = utc(result.started_at or recorded_at)
-            columns = {
-                "vmId": result.vm_id,
-                "recordedAt": recorded_at,
-                **install_columns(result, at=at, cycle=cycle),
-            }
-            writes.append(_upsert(INSTALLATIONS_TABLE, history_keys(result.vm_id, at), columns))
+            columns = {"vmId": result.vm_id, "recordedAt": recorded_at, **columns_of(result, at)}
+            writes.append(_upsert(table, history_keys(result.vm_id, at), columns))
             writes.append(_upsert(VM_STATE_TABLE, vm_keys(result.vm_id), columns))
         self._write(writes)
 
