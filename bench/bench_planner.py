@@ -73,7 +73,8 @@ def main() -> None:
         print(json.dumps(measure(arguments.child, arguments.cycle)))
         return
 
-    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, python {platform.python_version()}")
     print(
         "| VMs | load s | plan s | plan/load | peak MiB load | peak MiB plan "
         "| makespan h | lower bound h | ratio | phases |"
