@@ -87,6 +87,7 @@ FLEET_SCHEMA: dict[str, Any] = {
                         "type": "object",
                         "properties": {
                             "installMinutes": {"type": "number", "exclusiveMinimum": 0},
+                            "assessMinutes": {"type": "number", "exclusiveMinimum": 0},
                             "installFails": {"type": "boolean"},
                             "unhealthyAfterInstall": {"type": "boolean"},
                             "offDuring": {"type": "array", "items": _INTERVAL},
@@ -102,6 +103,10 @@ FLEET_SCHEMA: dict[str, Any] = {
                                             "items": {"type": "string"},
                                         },
                                         "rebootBehavior": {"type": "string"},
+                                        "name": {"type": "string", "minLength": 1},
+                                        "version": {"type": "string", "minLength": 1},
+                                        "patchId": {"type": "string", "minLength": 1},
+                                        "publishedDate": {"type": "string", "format": "date-time"},
                                     },
                                 },
                             },
@@ -109,6 +114,10 @@ FLEET_SCHEMA: dict[str, Any] = {
                     },
                 },
             },
+        },
+        "sim": {
+            "type": "object",
+            "properties": {"pageSize": {"type": "integer", "minimum": 1}},
         },
     },
 }

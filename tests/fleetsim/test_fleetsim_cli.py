@@ -66,8 +66,12 @@ def test_serve_prints_url_writes_ca_and_log_and_stops_on_sigterm(tmp_path):
     [
         (None, "cannot read fleet file"),
         ("{not json", "is not valid JSON"),
-        ('{"version": 1, "vms": [{"id": "web-01"}]}', "vms[0].id"),
-        ('{"version": 2, "vms": []}', "fleet.version"),
+        (
+            '{"version": 1, "vms": [{"id": "web-01", "location": "eastus", "osType": "Linux",'
+            ' "patchMode": "ImageDefault"}]}',
+            "vms[0].id",
+        ),
+        ('{"version": 2, "vms": []}', "version"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, content, message):

@@ -22,7 +22,9 @@ from fleetsim_helpers import (
 
 
 def test_subscriptions_and_locations_with_pairs(simulate):
-    sim = simulate(fleet_of(windows_vm("web-01"), windows_vm("web-02", location="centraluseuap")))
+    fleet = fleet_of(windows_vm("web-01"), windows_vm("web-02", location="centraluseuap"))
+    fleet["regions"].append({"name": "centraluseuap"})  # a region the built-in table lacks
+    sim = simulate(fleet)
     client = subscriptions(sim)
 
     subs = {s.subscription_id: s.display_name for s in client.subscriptions.list()}
@@ -37,7 +39,7 @@ def test_subscriptions_and_locations_with_pairs(simulate):
     ]
     # Not in the fleet's regions: the project's built-in table gives the pair.
     assert [p.name for p in locations["northeurope"].metadata.paired_region] == ["westeurope"]
-    # A VM's region known to neither is still listed, without a pair.
+    # A VM's region with no pair in either is still listed, without a pair.
     assert "centraluseuap" in locations
 
 
