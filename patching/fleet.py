@@ -95,7 +95,9 @@ FLEET_SCHEMA: dict[str, Any] = {
                                 "type": "array",
                                 "items": {
                                     "type": "object",
-                                    "required": ["kbId", "classifications"],
+                                    # Windows patches are KBs; Linux ones are packages.
+                                    "required": ["classifications"],
+                                    "anyOf": [{"required": ["kbId"]}, {"required": ["name"]}],
                                     "properties": {
                                         "kbId": {"type": "string"},
                                         "classifications": {
@@ -164,6 +166,10 @@ def _schema_message(error: fastjsonschema.JsonSchemaValueException) -> str:
         message = "fleet " + message[len("data ") :]
     if error.rule == "additionalProperties":
         return f"{message} (a misspelt field?)"
+    if error.rule == "anyOf":
+        fields = [", ".join(option.get("required", [])) for option in error.rule_definition]
+        where = str(error.name).removeprefix("data.")
+        return f"{where} needs one of the fields: {' or '.join(fields)}"
     return message
 
 

@@ -178,6 +178,10 @@ def test_the_fleets_regions_override_builtin_pairs_and_zones():
             lambda d: d["vms"][0].update(sim={"installMinutes": 0}),
             ["vms[0].sim.installMinutes"],
         ),
+        (
+            lambda d: d["vms"][0].update(sim={"availablePatches": [{"classifications": []}]}),
+            ["vms[0].sim.availablePatches[0]", "kbId or name"],
+        ),
     ],
 )
 def test_bad_input_is_a_fleet_error_naming_the_field(mutate, names):
@@ -191,6 +195,12 @@ def test_bad_input_is_a_fleet_error_naming_the_field(mutate, names):
 @pytest.mark.parametrize("not_an_object", [None, [], "fleet", 1])
 def test_a_document_that_is_not_an_object_is_refused(not_an_object):
     assert "fleet" in refused(not_an_object)
+
+
+def test_a_linux_package_needs_no_kb_id():
+    patch = {"name": "openssl", "version": "3.0.13", "classifications": ["Security"]}
+    vm = raw_vm(osType="Linux", sim={"availablePatches": [patch]})
+    assert parse_fleet(document(vm)).vms[0].os_type.value == "Linux"
 
 
 def test_duplicate_ids_are_refused_case_insensitively():
