@@ -15,6 +15,7 @@ packing them greedily from the start into that union, which `packed_end` does.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -60,13 +61,29 @@ def region_chains(
 
 
 def _chains_of(members: Sequence[Job], rounds: Callable[[Sequence[Job]], int]) -> set[Chain]:
+    """The chain of the members, and of the members of each few of its window classes."""
     by_class: dict[int, list[Job]] = defaultdict(list)
     for job in members:
         by_class[job.window_class].append(job)
-    chains = {Chain(frozenset(by_class), rounds(members))}
-    if len(by_class) > 1:
-        chains |= {Chain(frozenset({c}), rounds(group)) for c, group in by_class.items()}
-    return chains
+    classes = sorted(by_class)
+    if len(classes) <= _ALL_SUBSETS_UP_TO:
+        subsets = [
+            combination
+            for size in range(1, len(classes) + 1)
+            for combination in itertools.combinations(classes, size)
+        ]
+    else:
+        subsets = [(c,) for c in classes] + [tuple(o for o in classes if o != c) for c in classes]
+        subsets.append(tuple(classes))
+    return {
+        Chain(frozenset(subset), rounds([job for c in subset for job in by_class[c]]))
+        for subset in subsets
+    }
+
+
+# A group's window classes are few; beyond this many, only single classes, all but one,
+# and all of them are tried.
+_ALL_SUBSETS_UP_TO = 5
 
 
 def _batch_rounds(members: Sequence[Job], *, cap: int) -> int:

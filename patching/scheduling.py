@@ -116,6 +116,7 @@ class RegionScheduler:
         self._pending = 0
         self._pending_by_class: dict[int, int] = defaultdict(int)
         self._pending_by_zone: dict[str, int] = defaultdict(int)
+        self._pending_zone_sub: dict[tuple[str, str], int] = defaultdict(int)
         self._sub_running: dict[str, int] = defaultdict(int)
         self._zone_running = 0
         self._zone: str | None = None
@@ -147,13 +148,25 @@ class RegionScheduler:
             self._pending_by_class[job.window_class] += 1
             if job.zone is not None:
                 self._pending_by_zone[job.zone] += 1
+                self._pending_zone_sub[(job.zone, job.subscription)] += 1
         for lane in lanes.values():
             self._push(lane)
 
     def _push(self, lane: _Lane) -> None:
         sub, window_class, zone = lane.key
         heap = self._heaps.setdefault(sub, {}).setdefault(window_class, {}).setdefault(zone, [])
-        heapq.heappush(heap, (-lane.priority(), next(self._sequence), lane))
+        priority = lane.priority()
+        if lane.set_state is None and zone is not None:
+            priority = self._zone_chain() + 0.5
+        heapq.heappush(heap, (-priority, next(self._sequence), lane))
+
+    def _zone_chain(self) -> int:
+        rounds: dict[str, int] = {}
+        for (zone, sub), count in self._pending_zone_sub.items():
+            if count:
+                need = -(-count // self._batch_caps[sub])
+                rounds[zone] = max(rounds.get(zone, 0), need)
+        return sum(rounds.values())
 
     def _occupy(self, job: Job, end: int) -> None:
         heapq.heappush(self._running, (end, job.index, job))
@@ -347,4 +360,5 @@ class RegionScheduler:
         self._pending_by_class[job.window_class] -= 1
         if job.zone is not None:
             self._pending_by_zone[job.zone] -= 1
+            self._pending_zone_sub[(job.zone, job.subscription)] -= 1
             self._zone = job.zone

@@ -33,7 +33,7 @@ REGIONS = ("eastus", "westus", "northeurope", "swedencentral")
 
 @st.composite
 def tiny_fleets(draw: st.DrawFn) -> dict[str, Any]:
-    count = draw(st.integers(1, 3))
+    count = draw(st.integers(1, 4))
     sets = [
         "/subscriptions/00000001-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/availabilitySets/as1"
     ]
@@ -176,7 +176,7 @@ def exhaustive_makespan(document: dict[str, Any], released: datetime) -> float:
     return (best - released).total_seconds() / 3600
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(tiny_fleets(), cycles)
 def test_no_valid_plan_beats_the_lower_bound(document: dict[str, Any], cycle_id: str) -> None:
     cycle = make_cycle(cycle_id)

@@ -16,7 +16,7 @@ from patching.planfile import plan_to_json
 from patching.planner import plan_cycle
 
 kinds = st.sampled_from([None, *ReleaseKind])
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _plan(document: dict[str, Any], cycle_id: str, kind: ReleaseKind | None) -> dict[str, Any]:
