@@ -2,8 +2,8 @@
 
 Time is in whole epoch minutes. The scheduler advances from event to event (a
 window opening, a slot ending) and at each event starts as many installs as the
-rules allow, most constrained work first: availability sets with the longest
-remaining chain of update-domain rounds, then zonal VMs, then the rest. A region
+rules allow, most constrained work first: the longest remaining chain of rounds
+(an availability set's update domains, or the region's zones), then the rest. A region
 is independent of every other region in its phase, so phases schedule region by
 region.
 """
@@ -84,11 +84,6 @@ class _Lane:
         self.by_domain: dict[int, list[Job]] = defaultdict(list)
         self.size = 0
 
-    def priority(self) -> float:
-        if self.set_state is not None:
-            return float(self.set_state.chain())
-        return 0.5 if self.key[2] is not None else 0.0
-
 
 class RegionScheduler:
     """Schedules one region's jobs from `start`; `run()` returns job index -> start minute."""
@@ -155,12 +150,21 @@ class RegionScheduler:
     def _push(self, lane: _Lane) -> None:
         sub, window_class, zone = lane.key
         heap = self._heaps.setdefault(sub, {}).setdefault(window_class, {}).setdefault(zone, [])
-        priority = lane.priority()
-        if lane.set_state is None and zone is not None:
-            priority = self._zone_chain() + 0.5
-        heapq.heappush(heap, (-priority, next(self._sequence), lane))
+        heapq.heappush(heap, (-self._priority(lane), next(self._sequence), lane))
+
+    def _priority(self, lane: _Lane) -> float:
+        """Longest remaining chain first: a set's update-domain rounds; for zonal VMs the
+        region's zone rounds (zonal wins a tie, as it can only run in its zone's turn); the
+        other standalone VMs fill what is left."""
+        if lane.set_state is not None:
+            return float(lane.set_state.chain())
+        if lane.key[2] is not None:
+            return self._zone_chain() + 0.5
+        return 0.0
 
     def _zone_chain(self) -> int:
+        """Rounds the pending zonal VMs still need: zones one after another, each as many as
+        its busiest subscription's cap requires."""
         rounds: dict[str, int] = {}
         for (zone, sub), count in self._pending_zone_sub.items():
             if count:
