@@ -13,7 +13,7 @@ from patching.models import Assignment, Cycle, Phase, Plan, Skip, VmTarget
 from patching.phasing import lower_bound, rank_layouts
 from patching.policy import cycle_install_settings, skip_reason
 from patching.regions import pair_graph
-from patching.scheduling import FixedSlot, Job, RegionScheduler
+from patching.scheduling import TACTICS, FixedSlot, Job, RegionScheduler, Tactics
 from patching.timezones import vm_zone
 from patching.windowclass import WindowClass, from_minute, minute_ceil
 from patching.windows import DEFAULT_WINDOW, OffPeakWindow
@@ -48,7 +48,7 @@ class Workload:
         self.batch_sizes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.set_sizes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.regions = fleet.regions
-        self._schedules: dict[tuple[str, int, bool], dict[int, int]] = {}
+        self._schedules: dict[tuple[str, int, Tactics], dict[int, int]] = {}
         class_index: dict[tuple[str, str], int] = {}
         for vm in fleet.vms:
             reason = skip_reason(vm)
@@ -113,9 +113,9 @@ class Workload:
         start: int,
         fixed: Sequence[FixedSlot] = (),
         *,
-        eager_joins: bool = True,
+        tactics: Tactics = TACTICS[0],
     ) -> dict[int, int]:
-        key = (region, start, eager_joins)
+        key = (region, start, tactics)
         if not fixed and key in self._schedules:
             return self._schedules[key]
         scheduler = RegionScheduler(
@@ -126,7 +126,7 @@ class Workload:
             batch_sizes=self.batch_sizes[region],
             set_sizes=self.set_sizes[region],
             fixed=fixed,
-            eager_joins=eager_joins,
+            tactics=tactics,
         )
         starts = scheduler.run()
         if not fixed:
@@ -134,8 +134,9 @@ class Workload:
         return starts
 
     def schedule_phase(self, regions: Sequence[str], start: int) -> dict[str, dict[int, int]]:
-        """Each region of a phase from `start`; the region that ends the phase gets a second
-        try with the other joining strategy, and keeps whichever ends sooner."""
+        """Each region of a phase from `start`; the region that ends the phase is tried with
+        the other tactics too and keeps whichever ends soonest, until the phase's last region
+        has had every try."""
         starts = {r: self.schedule(r, self.jobs_by_region[r], start) for r in regions}
         retried: set[str] = set()
         while True:
@@ -143,9 +144,12 @@ class Workload:
             if critical in retried:
                 return starts
             retried.add(critical)
-            other = self.schedule(critical, self.jobs_by_region[critical], start, eager_joins=False)
-            if max(other.values()) < max(starts[critical].values()):
-                starts[critical] = other
+            for tactics in TACTICS[1:]:
+                other = self.schedule(
+                    critical, self.jobs_by_region[critical], start, tactics=tactics
+                )
+                if max(other.values()) < max(starts[critical].values()):
+                    starts[critical] = other
 
 
 def plan_cycle(

@@ -40,6 +40,30 @@ class FixedSlot:
     end: int
 
 
+@dataclass(frozen=True, slots=True)
+class Tactics:
+    """Choices the rules leave open; a region that ends its phase is tried with each.
+
+    `eager_joins`: a set's VM may join its running update domain late (fills the set's
+    cap, but keeps the set busy longer). `set_wide`: an idle set picks the update domain
+    to open from all its VMs that can start now, not only those of the lane at hand.
+    `scarce_first` (set-wide): it opens the domain holding the VM with the shortest daily
+    window, before the fullest one.
+    """
+
+    eager_joins: bool = True
+    set_wide: bool = False
+    scarce_first: bool = False
+
+
+TACTICS = (
+    Tactics(),
+    Tactics(eager_joins=False),
+    Tactics(set_wide=True),
+    Tactics(set_wide=True, scarce_first=True),
+)
+
+
 def set_cap(size: int) -> int:
     """Installs allowed at once in an availability set of `size` VMs."""
     return 1 if size < 10 else max(1, size // 5)
@@ -51,7 +75,16 @@ def batch_cap(size: int) -> int:
 
 
 class _SetState:
-    __slots__ = ("busy_until", "cap", "lanes", "parked", "remaining", "running", "running_domain")
+    __slots__ = (
+        "busy_until",
+        "cap",
+        "lanes",
+        "opening",
+        "parked",
+        "remaining",
+        "running",
+        "running_domain",
+    )
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -61,6 +94,7 @@ class _SetState:
         self.remaining: dict[int, int] = defaultdict(int)
         self.parked: list[_Lane] = []
         self.lanes: list[_Lane] = []
+        self.opening: tuple[int, int] | None = None
 
     def chain(self) -> int:
         return sum(-(-count // self.cap) for count in self.remaining.values())
@@ -98,9 +132,9 @@ class RegionScheduler:
         batch_sizes: dict[str, int],
         set_sizes: dict[str, int],
         fixed: Iterable[FixedSlot] = (),
-        eager_joins: bool = True,
+        tactics: Tactics = TACTICS[0],
     ) -> None:
-        self._eager_joins = eager_joins
+        self._tactics = tactics
         self._slot = slot
         self._start = start
         self._classes = classes
@@ -315,27 +349,55 @@ class RegionScheduler:
             return []
         domain = state.running_domain
         if domain is None:
-            domain = self._fullest_domain(lane, state)
-        elif not state.may_join(domain, now + self._slot, eager=self._eager_joins):
+            domain = self._opening_domain(state, now, lane)
+        elif not state.may_join(domain, now + self._slot, eager=self._tactics.eager_joins):
             return []
         chosen = self._pop_from(lane, domain, min(room, allowed))
         if chosen:
             state.remaining[domain] -= len(chosen)
         return chosen
 
-    def _fullest_domain(self, lane: _Lane, state: _SetState) -> int:
-        """The update domain that fills most of the set's cap with VMs whose window is open now
-        (other lanes of the set join it in the same round), then the one with most left."""
+    def _opening_domain(self, state: _SetState, now: int, lane: _Lane) -> int:
+        """The update domain an idle set opens now, decided once per moment for the whole set
+        (its other lanes that can start then join it): the one that fills most of the cap
+        with VMs whose windows are open, then the one with most left. Candidates are the
+        lane's own domains, or with `set_wide` those of every lane of the set that can start;
+        with `scarce_first` the domain holding the shortest daily window comes first."""
+        if state.opening is not None and state.opening[0] == now:
+            return state.opening[1]
+        sources = [o for o in state.lanes if self._can_start(o)] if self._tactics.set_wide else []
+        sources = sources or [lane]
 
-        def open_now(domain: int) -> int:
-            return sum(
+        def fill(domain: int) -> tuple[int, int]:
+            ready = sum(
                 len(other.by_domain.get(domain, ()))
                 for other in state.lanes
                 if other.key[1] in self._active
             )
+            return min(state.cap, ready), state.remaining[domain]
 
-        candidates = [d for d, jobs in lane.by_domain.items() if jobs]
-        return max(candidates, key=lambda d: (min(state.cap, open_now(d)), state.remaining[d], -d))
+        def scarcity(domain: int) -> int:
+            return -min(
+                self._classes[other.key[1]].window.nominal_minutes
+                for other in sources
+                if other.by_domain.get(domain)
+            )
+
+        candidates = sorted({d for o in sources for d, jobs in o.by_domain.items() if jobs})
+        if self._tactics.scarce_first:
+            domain = max(candidates, key=lambda d: (scarcity(d), *fill(d), -d))
+        else:
+            domain = max(candidates, key=lambda d: (*fill(d), -d))
+        state.opening = (now, domain)
+        return domain
+
+    def _can_start(self, lane: _Lane) -> bool:
+        zone = lane.key[2]
+        return (
+            lane.key[1] in self._active
+            and (zone is None or self._zone is None or zone == self._zone)
+            and self._sub_running[lane.key[0]] < self._batch_caps[lane.key[0]]
+        )
 
     @staticmethod
     def _pop_from(lane: _Lane, domain: int, count: int) -> list[Job]:
@@ -356,7 +418,7 @@ class RegionScheduler:
         if domain is None:
             return True
         return bool(lane.by_domain.get(domain)) and state.may_join(
-            domain, now + self._slot, eager=self._eager_joins
+            domain, now + self._slot, eager=self._tactics.eager_joins
         )
 
     def _account(self, job: Job) -> None:
