@@ -41,7 +41,11 @@ def rank_layouts(
     ranked: list[tuple[int, Layout]] = []
     for canary in canary_candidates(sizes):
         rest = sorted(region for region in sizes if region != canary)
-        for layout in _layouts(canary, rest, graph, finish, start, gate):
+        layouts = _layouts(canary, rest, graph, finish, start, gate)
+        if len(rest) <= _SEARCH_ALL_SPLITS_UP_TO:
+            after = finish(canary, start) + gate
+            layouts.append([(canary,), *_soonest_split(rest, graph, finish, after, gate)[1]])
+        for layout in layouts:
             ranked.append((_layout_end(layout, finish, start, gate), layout))
     ranked.sort(key=lambda item: item[0])
     unique: list[Layout] = []
@@ -72,7 +76,7 @@ def lower_bound(
         after = finish(canary, start) + gate
         rest = sorted(region for region in sizes if region != canary)
         if len(rest) <= _SEARCH_ALL_SPLITS_UP_TO:
-            bounds.append(_soonest_split_end(rest, graph, finish, after, gate))
+            bounds.append(_soonest_split(rest, graph, finish, after, gate)[0])
             continue
         bound = max(finish(region, after) for region in rest)
         for a, b in _edges(graph):
@@ -88,11 +92,11 @@ def lower_bound(
 _SEARCH_ALL_SPLITS_UP_TO = 9
 
 
-def _soonest_split_end(
+def _soonest_split(
     regions: list[str], graph: Mapping[str, set[str]], finish: Finish, opens: int, gate: int
-) -> int:
+) -> tuple[int, Layout]:
     """The soonest end, by the regions' bounds, over every ordered split of `regions` into
-    phases that keep pairs apart, the first opening at `opens`.
+    phases that keep pairs apart, the first opening at `opens`; and that split.
 
     `finish` never decreases with the start, so the soonest end of each set of finished
     regions is all a later phase depends on: a search over sets, not over sequences.
@@ -102,11 +106,12 @@ def _soonest_split_end(
         for region in regions
     ]
     everything = (1 << len(regions)) - 1
-    soonest: dict[int, int] = {0: opens - gate}
+    # finished set -> (its soonest end, the set before, the phase that finished it)
+    soonest: dict[int, tuple[int, int, int]] = {0: (opens - gate, 0, 0)}
     for done in range(everything + 1):
         if done not in soonest:
             continue
-        phase_opens = soonest[done] + gate
+        phase_opens = soonest[done][0] + gate
         left = everything & ~done
         phase = left
         while phase:
@@ -114,10 +119,16 @@ def _soonest_split_end(
             if all(not conflicts[i] & phase for i in members):
                 end = max(finish(regions[i], phase_opens) for i in members)
                 after = done | phase
-                if end < soonest.get(after, end + 1):
-                    soonest[after] = end
+                if after not in soonest or end < soonest[after][0]:
+                    soonest[after] = (end, done, phase)
             phase = (phase - 1) & left
-    return soonest[everything]
+    phases: Layout = []
+    done = everything
+    while done:
+        _, before, phase = soonest[done]
+        phases.append(tuple(regions[i] for i in range(len(regions)) if phase >> i & 1))
+        done = before
+    return soonest[everything][0], phases[::-1]
 
 
 def _edges(graph: Mapping[str, set[str]]) -> list[tuple[str, str]]:
