@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,17 @@ def run(arguments: argparse.Namespace) -> int:
         f"{len(plan.skipped)} skipped; makespan {plan.makespan_hours} h "
         f"(lower bound {plan.lower_bound_hours} h) -> {arguments.out}"
     )
+    late = _late(plan)
+    if late:
+        print(
+            f"warning: {late} slots end after the deadline {format_time(plan.cycle.deadline)}",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _late(plan: Plan) -> int:
+    return sum(1 for a in plan.assignments if a.end > plan.cycle.deadline)
 
 
 def run_demo(arguments: argparse.Namespace) -> int:
@@ -98,7 +109,7 @@ def summarise(plan: Plan) -> str:
             f"{format_time(phase.start):<20} {format_time(phase.end):<20}"
         )
     days = plan.makespan_hours / 24
-    late = sum(1 for a in plan.assignments if a.end > plan.cycle.deadline)
+    late = _late(plan)
     lines += [
         "",
         f"Every enrolled VM patched {plan.makespan_hours} h ({days:.1f} days) after the release; "

@@ -169,3 +169,25 @@ def test_demo_prints_a_summary_and_writes_the_plan(tmp_path):
     planned = [a["vm"] for a in plan["assignments"]] + [s["vm"] for s in plan["skipped"]]
     assert Counter(planned) == Counter(vm["id"] for vm in demo_fleet["vms"])
     assert f"{len(plan['assignments'])} VMs planned" in done.stdout
+
+
+def test_a_plan_past_the_deadline_is_written_with_a_warning(fleet_path, tmp_path):
+    out = tmp_path / "plan.json"
+    done = patchctl(
+        "plan",
+        "--fleet",
+        fleet_path,
+        "--cycle",
+        "2026-12",
+        "--now",
+        "2027-02-01T00:00:00Z",
+        "--out",
+        out,
+    )
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(out.read_text(encoding="utf-8"))
+    late = sum(1 for a in plan["assignments"] if a["end"] > plan["deadline"])
+    assert late == len(plan["assignments"]) > 0
+    assert done.stderr.strip() == (
+        f"warning: {late} slots end after the deadline 2027-01-07T18:00:00Z"
+    )
