@@ -48,6 +48,8 @@ class AssessmentResult:
     other_patch_count: int
     available_patches: tuple[AvailablePatch, ...] = ()
     error: OperationError | None = None
+    # ARM's assessmentActivityId: what identifies the operation when it has no start time.
+    activity_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,8 @@ class InstallResult:
     not_selected_patch_count: int
     patches: tuple[InstalledPatch, ...] = ()
     error: OperationError | None = None
+    # ARM's installationActivityId: what identifies the operation when it has no start time.
+    activity_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,10 @@ sorts RowKeys ascending, so the newest event of a VM comes first.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,8 @@ _DOTNET_MAX_TICKS = 3_155_378_975_999_999_999  # DateTime.MaxValue.Ticks
 _TICKS_DIGITS = 19
 # A string property holds at most 64 KiB (32K UTF-16 characters); stay well under it.
 _MAX_PATCHES_JSON_CHARS = 30_000
+# RowKey marker of a history row keyed by the operation's identity instead of its time.
+UNTIMED_MARK = "id-"
 
 Entity = dict[str, Any]
 
@@ -55,11 +58,32 @@ def history_keys(vm_id: str, when: datetime) -> tuple[str, str]:
     return partition, f"{vm_key}~{inverted_ticks(when)}"
 
 
+def untimed_history_keys(vm_id: str, identity: str) -> tuple[str, str]:
+    """Keys of a history row whose operation has no start time: its identity replaces the
+    ticks (ARM's activity id, else a digest of the result), so a redelivery lands on the
+    same row. The marker sorts after every ticks key, outside the time ranges."""
+    partition, vm_key = vm_keys(vm_id)
+    return partition, f"{vm_key}~{UNTIMED_MARK}{identity.lower()}"
+
+
 def history_key_range(vm_id: str, *, since: datetime) -> tuple[str, str, str]:
     """(PartitionKey, lowest RowKey, highest RowKey) of a VM's history rows at or after since."""
     partition, vm_key = vm_keys(vm_id)
     prefix = f"{vm_key}~"
     return partition, prefix, prefix + inverted_ticks(since)
+
+
+def untimed_history_key_range(vm_id: str) -> tuple[str, str, str]:
+    """(PartitionKey, lowest RowKey, RowKey just above) of a VM's untimed history rows."""
+    partition, vm_key = vm_keys(vm_id)
+    prefix = f"{vm_key}~{UNTIMED_MARK}"
+    return partition, prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def result_digest(result: AssessmentResult | InstallResult) -> str:
+    """A stable identity of a result's content (for results without activity id or time)."""
+    text = json.dumps(asdict(result), default=str, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def utc(when: datetime) -> datetime:
@@ -88,6 +112,7 @@ def assessment_columns(result: AssessmentResult, *, at: datetime) -> Entity:
         "assessmentOtherCount": result.other_patch_count,
         "assessmentPatchesJson": patches_json,
         "assessmentPatchesTruncated": truncated,
+        "assessmentActivityId": result.activity_id or "",
         **_error_columns("assessment", result.error),
     }
 
@@ -114,6 +139,7 @@ def assessment_from_columns(entity: Mapping[str, Any]) -> AssessmentResult | Non
         other_patch_count=int(entity["assessmentOtherCount"]),
         available_patches=patches,
         error=_error_from_columns("assessment", entity),
+        activity_id=entity.get("assessmentActivityId") or None,
     )
 
 
@@ -141,6 +167,7 @@ def install_columns(result: InstallResult, *, at: datetime, cycle: str | None) -
         "installNotSelectedCount": result.not_selected_patch_count,
         "installPatchesJson": patches_json,
         "installPatchesTruncated": truncated,
+        "installActivityId": result.activity_id or "",
         **_error_columns("install", result.error),
     }
 
@@ -170,6 +197,7 @@ def install_from_columns(entity: Mapping[str, Any]) -> InstallResult | None:
         not_selected_patch_count=int(entity["installNotSelectedCount"]),
         patches=patches,
         error=_error_from_columns("install", entity),
+        activity_id=entity.get("installActivityId") or None,
     )
 
 

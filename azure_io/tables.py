@@ -4,6 +4,12 @@ Every write is an upsert (or delete) on a deterministic key, so replays and rede
 never duplicate a row. Writes are grouped per table and partition into transactions of at
 most 100 operations, the service's limit, enforced here: Azurite answers an oversized
 transaction with a malformed response instead of a clean error.
+
+A VM's latest-assessment and last-install columns (VmPatchState) only move forward in
+event time, whatever order results arrive in: the rows' current event times are read
+first (one query per partition), older results are dropped, and the rest are written
+with ETag conditions (update if not modified, create if missing); a transaction that lost
+a race to another writer is re-read and retried.
 """
 
 from __future__ import annotations
@@ -15,9 +21,20 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
+from azure.core import MatchConditions
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import AzureError, ResourceNotFoundError
-from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import (
+    TableClient,
+    TableServiceClient,
+    TableTransactionError,
+    UpdateMode,
+)
 
 from azure_io.patch_results import AssessmentResult, InstallResult
 from azure_io.settings import Settings
@@ -41,6 +58,9 @@ from azure_io.table_rows import (
     history_keys,
     install_columns,
     install_from_columns,
+    result_digest,
+    untimed_history_key_range,
+    untimed_history_keys,
     utc,
     vm_keys,
 )
@@ -48,6 +68,9 @@ from azure_io.table_rows import (
 _Result = TypeVar("_Result", AssessmentResult, InstallResult)
 
 MAX_TRANSACTION_OPERATIONS = 100
+# Rounds of read-and-write for VM state rows that other writers keep changing.
+STATE_WRITE_ATTEMPTS = 5
+_CONFLICT_STATUSES = (409, 412)  # create of an existing row; update of a changed one
 HISTORY_DAYS = 30
 UNKNOWN_COMPLIANCE = "unknown"
 
@@ -56,13 +79,24 @@ class TableWriteError(RuntimeError):
     """A write to Table Storage failed; the azure-core error is chained."""
 
 
+WriteKind = Literal["upsert", "replace", "delete", "update", "create"]
+_CONDITIONAL_KINDS = ("update", "create")
+
+
 @dataclass(frozen=True, slots=True)
 class TableWrite:
-    """One operation of a transaction: merge-upsert or delete of a row."""
+    """One operation of a transaction on a row.
+
+    ``upsert`` merges columns into the row (creating it), ``replace`` upserts the row as
+    given (columns not named are gone), ``delete`` removes it. The conditional kinds fail
+    when another writer came first: ``update`` merges only while the row still has
+    ``etag``, ``create`` inserts only while the row does not exist.
+    """
 
     table: str
-    kind: Literal["upsert", "delete"]
+    kind: WriteKind
     entity: Entity
+    etag: str | None = None
 
     @property
     def partition_key(self) -> str:
@@ -77,15 +111,25 @@ def plan_transactions(writes: Iterable[TableWrite]) -> list[list[TableWrite]]:
     """Groups writes per (table, partition) into transactions of at most 100 operations.
 
     Writes to the same row collapse into one (the service refuses a transaction that names
-    a row twice): merges combine their columns, later values winning; a delete wins over
-    what came before it and an upsert after a delete replaces it.
+    a row twice): merges combine their columns, later values winning; a delete or replace
+    wins over what came before it; an upsert after a delete becomes a replace (the row
+    the delete left behind has no old columns), and after a replace merges into it.
+    A conditional write (update, create) cannot be combined with another write of its row.
     """
     rows: dict[tuple[str, str], dict[str, TableWrite]] = defaultdict(dict)
     for write in writes:
         partition_rows = rows[(write.table, write.partition_key)]
         earlier = partition_rows.get(write.row_key)
-        if earlier is not None and earlier.kind == "upsert" and write.kind == "upsert":
-            write = TableWrite(write.table, "upsert", {**earlier.entity, **write.entity})
+        if earlier is not None:
+            if earlier.kind in _CONDITIONAL_KINDS or write.kind in _CONDITIONAL_KINDS:
+                raise ValueError(
+                    f"a conditional write to {write.table} row {write.row_key!r} "
+                    "cannot share a transaction with another write of that row"
+                )
+            if write.kind == "upsert" and earlier.kind == "delete":
+                write = TableWrite(write.table, "replace", write.entity)
+            elif write.kind == "upsert":
+                write = TableWrite(write.table, earlier.kind, {**earlier.entity, **write.entity})
         partition_rows[write.row_key] = write
     transactions: list[list[TableWrite]] = []
     for partition_rows in rows.values():
@@ -154,7 +198,11 @@ class PatchTables:
     ) -> None:
         """History rows plus the VMs' latest-assessment columns; the event time keys the row."""
         self._record_history(
-            ASSESSMENTS_TABLE, results, recorded_at, lambda r, at: assessment_columns(r, at=at)
+            ASSESSMENTS_TABLE,
+            "assessmentAt",
+            results,
+            recorded_at,
+            lambda r, at: assessment_columns(r, at=at),
         )
 
     def record_installs(
@@ -163,6 +211,7 @@ class PatchTables:
         """History rows plus the VMs' last-install columns; ``cycle`` is None when on demand."""
         self._record_history(
             INSTALLATIONS_TABLE,
+            "installAt",
             results,
             recorded_at,
             lambda r, at: install_columns(r, at=at, cycle=cycle),
@@ -171,19 +220,90 @@ class PatchTables:
     def _record_history(
         self,
         table: str,
+        time_column: str,
         results: Iterable[_Result],
         recorded_at: datetime,
         columns_of: Callable[[_Result, datetime], Entity],
     ) -> None:
-        """One history row per result, keyed by its event time, and the VM's latest columns."""
+        """One history row per result, keyed by its event time, and the VM's latest columns.
+
+        A result without a start time is dated by ``recorded_at`` and its history row is
+        keyed by the operation's identity (activity id, else a digest of the result), so a
+        redelivery still lands on the same row. Only the newest result of each VM, and
+        only when newer than what the VM's row holds, updates VmPatchState.
+        """
         recorded_at = utc(recorded_at)
-        writes: list[TableWrite] = []
+        history: list[TableWrite] = []
+        newest: dict[tuple[str, str], Entity] = {}
         for result in results:
             at = utc(result.started_at or recorded_at)
             columns = {"vmId": result.vm_id, "recordedAt": recorded_at, **columns_of(result, at)}
-            writes.append(_upsert(table, history_keys(result.vm_id, at), columns))
-            writes.append(_upsert(VM_STATE_TABLE, vm_keys(result.vm_id), columns))
-        self._write(writes)
+            keys = (
+                history_keys(result.vm_id, at)
+                if result.started_at is not None
+                else untimed_history_keys(result.vm_id, result.activity_id or result_digest(result))
+            )
+            history.append(_upsert(table, keys, columns))
+            state = vm_keys(result.vm_id)
+            if state not in newest or newest[state][time_column] <= at:
+                newest[state] = {"PartitionKey": state[0], "RowKey": state[1], **columns}
+        self._write(history)
+        self._advance_state(time_column, newest)
+
+    def _advance_state(self, time_column: str, newest: Mapping[tuple[str, str], Entity]) -> None:
+        """Merges each entity into its VmPatchState row unless the row already holds an event
+        at least as new (by ``time_column``); retries rows that other writers changed meanwhile.
+        """
+        pending = dict(newest)
+        for _ in range(STATE_WRITE_ATTEMPTS):
+            current = self._state_times(time_column, pending.keys())
+            writes: list[TableWrite] = []
+            for keys, entity in pending.items():
+                if keys not in current:
+                    writes.append(TableWrite(VM_STATE_TABLE, "create", entity))
+                    continue
+                seen_at, etag = current[keys]
+                if seen_at is None or seen_at < entity[time_column]:
+                    writes.append(TableWrite(VM_STATE_TABLE, "update", entity, etag))
+            conflicted = [
+                (write.partition_key, write.row_key)
+                for transaction in plan_transactions(writes)
+                for write in self._submit(transaction)
+            ]
+            if not conflicted:
+                return
+            pending = {keys: pending[keys] for keys in conflicted}
+        raise TableWriteError(
+            f"{len(pending)} {VM_STATE_TABLE} rows kept changing under concurrent writers "
+            f"({STATE_WRITE_ATTEMPTS} attempts)"
+        )
+
+    def _state_times(
+        self, time_column: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[datetime | None, str]]:
+        """{(PartitionKey, RowKey): (event time or None, ETag)} of the existing rows of
+        ``keys``: one query per partition over the RowKey range the keys span."""
+        rows_by_partition: dict[str, set[str]] = defaultdict(set)
+        for partition, row in keys:
+            rows_by_partition[partition].add(row)
+        table = self._service.get_table_client(VM_STATE_TABLE)
+        found: dict[tuple[str, str], tuple[datetime | None, str]] = {}
+        for partition, rows in rows_by_partition.items():
+            try:
+                entities = table.query_entities(
+                    "PartitionKey eq @partition and RowKey ge @low and RowKey le @high",
+                    parameters={"partition": partition, "low": min(rows), "high": max(rows)},
+                    select=["PartitionKey", "RowKey", time_column],
+                )
+                for entity in entities:
+                    if entity["RowKey"] in rows:
+                        found[(partition, entity["RowKey"])] = (
+                            entity.get(time_column),
+                            str(entity.metadata["etag"]),
+                        )
+            except AzureError as error:
+                raise TableWriteError(f"reading {VM_STATE_TABLE} failed") from error
+        return found
 
     def record_compliance(self, records: Iterable[ComplianceRecord]) -> None:
         self._write(
@@ -262,13 +382,26 @@ class PatchTables:
         """Assessments and installs of one VM in the last ``days`` (1-30), newest first."""
         if not 1 <= days <= HISTORY_DAYS:
             raise ValueError(f"days must be from 1 to {HISTORY_DAYS}, not {days}")
-        partition, low, high = history_key_range(vm_id, since=utc(now) - timedelta(days=days))
-        query = "PartitionKey eq @partition and RowKey ge @low and RowKey le @high"
-        parameters = {"partition": partition, "low": low, "high": high}
+        since = utc(now) - timedelta(days=days)
+        partition, low, high = history_key_range(vm_id, since=since)
+        _, untimed_low, untimed_above = untimed_history_key_range(vm_id)
+        # Rows keyed by time, by key range; rows keyed by identity, by their time column.
+        query = (
+            "PartitionKey eq @partition and ( ( RowKey ge @low and RowKey le @high ) or "
+            "( RowKey ge @untimedLow and RowKey lt @untimedAbove and {column} ge @since ) )"
+        )
+        parameters = {
+            "partition": partition,
+            "low": low,
+            "high": high,
+            "untimedLow": untimed_low,
+            "untimedAbove": untimed_above,
+            "since": since,
+        }
         entries = [
             HistoryEntry(HistoryKind.ASSESSMENT, assessment.started_at, assessment=assessment)
             for row in self._service.get_table_client(ASSESSMENTS_TABLE).query_entities(
-                query, parameters=parameters
+                query.format(column="assessmentAt"), parameters=parameters
             )
             if (assessment := assessment_from_columns(row)) and assessment.started_at
         ]
@@ -280,7 +413,7 @@ class PatchTables:
                 cycle=row.get("installCycle") or None,
             )
             for row in self._service.get_table_client(INSTALLATIONS_TABLE).query_entities(
-                query, parameters=parameters
+                query.format(column="installAt"), parameters=parameters
             )
             if (install := install_from_columns(row)) and install.started_at
         ]
@@ -298,31 +431,34 @@ class PatchTables:
     # -- plumbing -------------------------------------------------------------------------
 
     def _write(self, writes: Iterable[TableWrite]) -> None:
+        """Sends unconditional writes (upsert, replace, delete)."""
         for transaction in plan_transactions(writes):
-            table = self._service.get_table_client(transaction[0].table)
-            try:
-                if self._batched:
-                    table.submit_transaction([_operation(write) for write in transaction])
-                else:
-                    for write in transaction:
-                        if write.kind == "upsert":
-                            table.upsert_entity(write.entity, mode=UpdateMode.MERGE)
-                        else:
-                            table.delete_entity(
-                                write.entity["PartitionKey"], write.entity["RowKey"]
-                            )
-            except TableTransactionError as error:
-                if _only_missing_rows(error, transaction):
-                    # A concurrent clean-up deleted some rows first: delete one by one,
-                    # which ignores rows that are already gone.
-                    for write in transaction:
-                        table.delete_entity(write.entity["PartitionKey"], write.entity["RowKey"])
-                    continue
-                raise TableWriteError(
-                    f"transaction of {len(transaction)} writes to {transaction[0].table} failed"
-                ) from error
-            except AzureError as error:
-                raise TableWriteError(f"write to {transaction[0].table} failed") from error
+            if self._submit(transaction):
+                raise TableWriteError(f"unexpected conflict writing {transaction[0].table}")
+
+    def _submit(self, transaction: list[TableWrite]) -> list[TableWrite]:
+        """Sends one transaction (or its writes one by one); returns the conditional writes
+        that lost to another writer and were not applied (batched: the whole transaction)."""
+        table = self._service.get_table_client(transaction[0].table)
+        try:
+            if self._batched:
+                table.submit_transaction([_operation(write) for write in transaction])
+                return []
+            return [write for write in transaction if not _send_one(table, write)]
+        except TableTransactionError as error:
+            if _only_missing_rows(error, transaction):
+                # A concurrent clean-up deleted some rows first: delete one by one,
+                # which ignores rows that are already gone.
+                for write in transaction:
+                    table.delete_entity(write.entity["PartitionKey"], write.entity["RowKey"])
+                return []
+            if _lost_a_race(error, transaction):
+                return transaction
+            raise TableWriteError(
+                f"transaction of {len(transaction)} writes to {transaction[0].table} failed"
+            ) from error
+        except AzureError as error:
+            raise TableWriteError(f"write to {transaction[0].table} failed") from error
 
 
 def _upsert(table: str, keys: tuple[str, str], columns: Mapping[str, Any]) -> TableWrite:
@@ -331,10 +467,53 @@ def _upsert(table: str, keys: tuple[str, str], columns: Mapping[str, Any]) -> Ta
 
 
 def _operation(write: TableWrite) -> tuple[str, Entity] | tuple[str, Entity, dict[str, Any]]:
-    if write.kind == "delete":
-        return ("delete", write.entity)
-    return ("upsert", write.entity, {"mode": UpdateMode.MERGE})
+    match write.kind:
+        case "delete" | "create":
+            return (write.kind, write.entity)
+        case "upsert":
+            return ("upsert", write.entity, {"mode": UpdateMode.MERGE})
+        case "replace":
+            return ("upsert", write.entity, {"mode": UpdateMode.REPLACE})
+        case "update":
+            return ("update", write.entity, _if_not_modified(write))
+
+
+def _send_one(table: TableClient, write: TableWrite) -> bool:
+    """Sends one write on its own; False when a conditional write lost to another writer."""
+    try:
+        match write.kind:
+            case "delete":
+                table.delete_entity(write.entity["PartitionKey"], write.entity["RowKey"])
+            case "create":
+                table.create_entity(write.entity)
+            case "upsert":
+                table.upsert_entity(write.entity, mode=UpdateMode.MERGE)
+            case "replace":
+                table.upsert_entity(write.entity, mode=UpdateMode.REPLACE)
+            case "update":
+                table.update_entity(write.entity, **_if_not_modified(write))
+    except (ResourceExistsError, ResourceModifiedError):
+        if write.kind not in _CONDITIONAL_KINDS:
+            raise
+        return False
+    return True
+
+
+def _if_not_modified(write: TableWrite) -> dict[str, Any]:
+    if write.etag is None:
+        raise ValueError(f"an update of row {write.row_key!r} needs the ETag it was read with")
+    return {
+        "mode": UpdateMode.MERGE,
+        "etag": write.etag,
+        "match_condition": MatchConditions.IfNotModified,
+    }
 
 
 def _only_missing_rows(error: TableTransactionError, transaction: list[TableWrite]) -> bool:
     return error.status_code == 404 and all(write.kind == "delete" for write in transaction)
+
+
+def _lost_a_race(error: TableTransactionError, transaction: list[TableWrite]) -> bool:
+    return error.status_code in _CONFLICT_STATUSES and any(
+        write.kind in _CONDITIONAL_KINDS for write in transaction
+    )

@@ -131,6 +131,7 @@ def assessment_result(vm_id: str, model: arm.VirtualMachineAssessPatchesResult) 
             for patch in model.available_patches or ()
         ),
         error=_error(model.error),
+        activity_id=model.assessment_activity_id or None,
     )
 
 
@@ -156,6 +157,7 @@ def install_result(vm_id: str, model: arm.VirtualMachineInstallPatchesResult) ->
             for patch in model.patches or ()
         ),
         error=_error(model.error),
+        activity_id=model.installation_activity_id or None,
     )
 
 

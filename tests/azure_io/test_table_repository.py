@@ -1,3 +1,6 @@
+import random
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -231,6 +234,11 @@ def test_purge_keeps_recent_and_removes_old(
     assert len(all_rows(service, INSTALLATIONS_TABLE)) == 3
     assert len(all_rows(service, VM_STATE_TABLE)) == 1  # latest state is not history
     assert tables.purge_history(now=NOW) == 0
+    # The latest state is the newest result, not the last one of the list (90 days old).
+    view = tables.vm_view(vm)
+    assert view is not None and view.latest_assessment and view.latest_install
+    assert view.latest_assessment.started_at == NOW
+    assert view.latest_install.started_at == NOW - timedelta(hours=1)
 
 
 def test_vm_view_has_latest_assessment_install_and_compliance(tables: PatchTables) -> None:
@@ -343,3 +351,233 @@ def test_purge_tolerates_a_concurrent_clean_up(
     monkeypatch.setattr(TableClient, "submit_transaction", another_cleaner_first)
     assert tables.purge_history(now=NOW) == 2
     assert all_rows(service, ASSESSMENTS_TABLE) == []
+
+
+def latest_times(tables: PatchTables, vm: str) -> tuple[datetime | None, datetime | None]:
+    view = tables.vm_view(vm)
+    assert view is not None
+    return (
+        view.latest_assessment.started_at if view.latest_assessment else None,
+        view.latest_install.started_at if view.latest_install else None,
+    )
+
+
+def test_latest_state_is_the_newest_result_of_one_call(tables: PatchTables) -> None:
+    vm, other = vm_id("web-01"), vm_id("web-02")
+    tables.record_assessments(
+        [
+            assessment(vm, NOW, critical=2),
+            assessment(other, NOW - timedelta(days=1)),
+            assessment(vm, NOW - timedelta(days=3), critical=9),
+            assessment(other, NOW - timedelta(hours=1)),
+        ],
+        recorded_at=NOW,
+    )
+    tables.record_installs(
+        [install(vm, NOW - timedelta(hours=1)), install(vm, NOW - timedelta(days=2))],
+        cycle="2026-12",
+        recorded_at=NOW,
+    )
+    assert latest_times(tables, vm) == (NOW, NOW - timedelta(hours=1))
+    view = tables.vm_view(vm)
+    assert view is not None and view.latest_assessment == assessment(vm, NOW, critical=2)
+    assert latest_times(tables, other) == (NOW - timedelta(hours=1), None)
+
+
+def test_an_older_redelivery_never_overwrites_a_newer_result(
+    tables: PatchTables, service: TableServiceClient
+) -> None:
+    vm = vm_id("web-01")
+    tables.record_assessments([assessment(vm, NOW, critical=2)], recorded_at=NOW)
+    tables.record_installs([install(vm, NOW)], cycle="2026-12", recorded_at=NOW)
+    tables.record_compliance(
+        [ComplianceRecord(vm, "compliant", "installed", True, False, NOW, "2026-12")]
+    )
+    late = NOW + timedelta(hours=5)  # an old result delivered again, hours later
+    old = NOW - timedelta(days=3)
+    tables.record_assessments([assessment(vm, old, critical=7)], recorded_at=late)
+    tables.record_installs([install(vm, old, status="Failed")], cycle="2026-11", recorded_at=late)
+
+    view = tables.vm_view(vm)
+    assert view is not None
+    assert view.latest_assessment == assessment(vm, NOW, critical=2)
+    assert view.latest_install == install(vm, NOW)
+    assert view.install_cycle == "2026-12"
+    assert view.compliance is not None and view.compliance.state == "compliant"
+    [state] = all_rows(service, VM_STATE_TABLE)
+    assert state["recordedAt"] == NOW
+    # History is per event: the old results still get their rows.
+    assert len(all_rows(service, ASSESSMENTS_TABLE)) == 2
+    assert len(all_rows(service, INSTALLATIONS_TABLE)) == 2
+
+
+def another_writer_first(monkeypatch: pytest.MonkeyPatch, write: Callable[[], None]) -> list[int]:
+    """Lets ``write`` run once, just before the first VmPatchState transaction is sent:
+    another repository writes between this one's read and its write. Returns the
+    transaction sizes sent to VmPatchState."""
+    submit = TableClient.submit_transaction
+    sent: list[int] = []
+    pending = [write]
+
+    def interleaved(self: TableClient, operations: Any, **kwargs: Any) -> Any:
+        operations = list(operations)
+        if self.table_name == VM_STATE_TABLE:
+            if pending:
+                pending.pop()()
+            sent.append(len(operations))
+        return submit(self, operations, **kwargs)
+
+    monkeypatch.setattr(TableClient, "submit_transaction", interleaved)
+    return sent
+
+
+@pytest.mark.parametrize("row_exists", [True, False], ids=["update", "create"])
+def test_a_concurrent_newer_write_wins_over_an_older_one(
+    tables: PatchTables,
+    azurite_connection_string: str,
+    monkeypatch: pytest.MonkeyPatch,
+    row_exists: bool,
+) -> None:
+    vm, neighbour = vm_id("web-01"), vm_id("web-02")
+    if row_exists:
+        tables.record_compliance([ComplianceRecord(vm, "pending", "", True, False, NOW)])
+    other = PatchTables(TableServiceClient.from_connection_string(azurite_connection_string))
+    sent = another_writer_first(
+        monkeypatch,
+        lambda: other.record_assessments([assessment(vm, NOW, critical=2)], recorded_at=NOW),
+    )
+    old = NOW - timedelta(days=1)
+    tables.record_assessments(
+        [assessment(vm, old, critical=5), assessment(neighbour, old)], recorded_at=NOW
+    )
+    assert latest_times(tables, vm) == (NOW, None)
+    assert latest_times(tables, neighbour) == (old, None)
+    # The other writer's row; ours lost the race (412 or 409) and was re-read: only the
+    # neighbour is left to write.
+    assert sent == [1, 2, 1]
+    if row_exists:
+        view = tables.vm_view(vm)
+        assert view is not None and view.compliance is not None
+
+
+def test_a_newer_write_retries_after_a_concurrent_older_one(
+    tables: PatchTables, azurite_connection_string: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vm = vm_id("web-01")
+    tables.record_installs([install(vm, NOW - timedelta(days=9))], cycle=None, recorded_at=NOW)
+    other = PatchTables(TableServiceClient.from_connection_string(azurite_connection_string))
+    old = NOW - timedelta(days=2)
+    sent = another_writer_first(
+        monkeypatch, lambda: other.record_installs([install(vm, old)], cycle=None, recorded_at=NOW)
+    )
+    tables.record_installs([install(vm, NOW)], cycle="2026-12", recorded_at=NOW)
+    assert latest_times(tables, vm) == (None, NOW)
+    assert sent == [1, 1, 1]  # the other writer's, ours (412), ours again
+
+
+def test_concurrent_writers_end_at_the_newest_result(azurite_connection_string: str) -> None:
+    repositories = [
+        PatchTables(TableServiceClient.from_connection_string(azurite_connection_string))
+        for _ in range(3)
+    ]
+    repositories[0].create_tables()
+    vms = [vm_id(f"race-{index:02}", sub) for index in range(15) for sub in (SUB_A, SUB_B)]
+    sent: dict[str, list[datetime]] = {vm: [] for vm in vms}
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def writer(repository: PatchTables, seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(8):
+                batch = [
+                    assessment(vm, NOW - timedelta(minutes=rng.randrange(600)))
+                    for vm in rng.sample(vms, 20)
+                ]
+                with lock:
+                    for result in batch:
+                        assert result.started_at is not None
+                        sent[result.vm_id].append(result.started_at)
+                repository.record_assessments(batch, recorded_at=NOW)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=writer, args=(repository, seed))
+        for seed, repository in enumerate(repositories)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for vm, times in sent.items():
+        if times:
+            assert latest_times(repositories[0], vm)[0] == max(times), vm
+
+
+def test_a_delete_then_an_upsert_of_one_row_replaces_it(
+    tables: PatchTables, service: TableServiceClient
+) -> None:
+    delete = TableWrite("T", "delete", {"PartitionKey": "p", "RowKey": "r"})
+    upsert = TableWrite("T", "upsert", {"PartitionKey": "p", "RowKey": "r", "b": 2})
+    [[write]] = plan_transactions([delete, upsert])
+    assert (write.kind, write.entity) == ("replace", upsert.entity)
+    more = TableWrite("T", "upsert", {"PartitionKey": "p", "RowKey": "r", "c": 3})
+    [[write]] = plan_transactions([delete, upsert, more])
+    assert (write.kind, write.entity) == ("replace", {**upsert.entity, "c": 3})
+
+    # Against the service: the columns the deleted row had are gone.
+    keys = {"PartitionKey": SUB_A, "RowKey": "rg-web~web-01"}
+    service.get_table_client(VM_STATE_TABLE).upsert_entity({**keys, "old": 1, "b": 1})
+    tables._write(
+        [
+            TableWrite(VM_STATE_TABLE, "delete", keys),
+            TableWrite(VM_STATE_TABLE, "upsert", {**keys, "b": 2}),
+        ]
+    )
+    assert all_rows(service, VM_STATE_TABLE) == [{**keys, "b": 2}]
+
+
+@pytest.mark.parametrize("activity_id", ["3F2504E0-4F89-11D3-9A0C-0305E82C3301", None])
+def test_a_result_without_start_time_is_one_history_row_however_often_recorded(
+    tables: PatchTables, service: TableServiceClient, activity_id: str | None
+) -> None:
+    vm = vm_id("web-01")
+    identity = {"activity_id": activity_id} if activity_id else {}
+    untimed = AssessmentResult(
+        vm_id=vm,
+        status="Failed",
+        started_at=None,
+        reboot_pending=False,
+        critical_and_security_patch_count=0,
+        other_patch_count=0,
+        error=OperationError("VMAgentStatusCommunicationError", "agent unreachable"),
+        **identity,
+    )
+    failed_install = InstallResult(
+        vm_id=vm,
+        status="Failed",
+        started_at=None,
+        reboot_status=None,
+        maintenance_window_exceeded=False,
+        installed_patch_count=0,
+        failed_patch_count=0,
+        pending_patch_count=0,
+        excluded_patch_count=0,
+        not_selected_patch_count=0,
+        **identity,
+    )
+    for delay in (0, 1, 7):  # delivered three times, recorded at different moments
+        recorded = NOW + timedelta(minutes=delay)
+        tables.record_assessments([untimed], recorded_at=recorded)
+        tables.record_installs([failed_install], cycle="2026-12", recorded_at=recorded)
+    [row] = all_rows(service, ASSESSMENTS_TABLE)
+    assert len(all_rows(service, INSTALLATIONS_TABLE)) == 1
+    if activity_id:
+        assert str(row["RowKey"]).endswith(activity_id.lower())
+    assert row["assessmentActivityId"] == (activity_id or "")
+    # It still shows in the VM's history, dated by when it was recorded.
+    kinds = [entry.kind for entry in tables.history(vm, now=NOW + timedelta(hours=1), days=1)]
+    assert sorted(kinds) == [HistoryKind.ASSESSMENT, HistoryKind.INSTALL]
+    assert tables.history(vm, now=NOW + timedelta(days=3), days=1) == []
