@@ -223,7 +223,21 @@ def test_assessment_resumes_from_its_token_in_a_fresh_adapter(
     assert all(patch.kb_id and patch.classifications for patch in result.available_patches)
     assert result.started_at == START
     assert result.error is None
+    assert result.activity_id  # ARM's assessmentActivityId
     assert not any(seconds >= 1 for seconds in sleeps)
+
+
+# web-01 (hotpatch-enabled Windows) lacks, by the simulator's built-in catalog:
+HOTPATCH_KB = "5050001"  # Security, NeverReboots (offered because hotpatching is on)
+CUMULATIVE_KB = "5050002"  # Security, AlwaysRequiresReboot
+STACK_KB = "5050003"  # Critical, CanRequestReboot
+MSRT_KB = "5050004"  # Critical, NeverReboots
+NOT_CRITICAL_OR_SECURITY = 3  # UpdateRollUp, Definition and Updates KBs
+_WEB_SELECTED_KBS = (HOTPATCH_KB, CUMULATIVE_KB, STACK_KB, MSRT_KB)
+
+
+def states_by_kb(result: InstallResult) -> dict[str | None, str | None]:
+    return {patch.kb_id: patch.installation_state for patch in result.patches}
 
 
 def test_windows_install_sends_windows_parameters_and_completes(
@@ -234,7 +248,7 @@ def test_windows_install_sends_windows_parameters_and_completes(
         maximum_duration=timedelta(hours=2),
         reboot_setting=RebootSetting.NEVER,
         exclude_kbs_requiring_reboot=True,
-        kb_numbers_to_exclude=("5000001",),
+        kb_numbers_to_exclude=(MSRT_KB,),
         max_patch_publish_date=START,
     )
     started = adapter.start_install(vm_id("web-01"), request)
@@ -244,12 +258,25 @@ def test_windows_install_sends_windows_parameters_and_completes(
     sim.clock.advance(timedelta(hours=2))
     result = adapter_for(sim).check_install(started)
     assert isinstance(result, InstallResult)
+    assert result.activity_id  # ARM's installationActivityId
     assert result.status == "Succeeded"
-    assert result.reboot_status in ("NotNeeded", "Required")
-    assert result.installed_patch_count == sum(
-        patch.installation_state == "Installed" for patch in result.patches
-    )
-    assert result.installed_patch_count > 0
+    # Only the hotpatch is left once the KB we named and the KBs needing a reboot are
+    # excluded, so nothing asks for a restart.
+    assert states_by_kb(result) == {
+        HOTPATCH_KB: "Installed",
+        MSRT_KB: "Excluded",
+        CUMULATIVE_KB: "Excluded",
+        STACK_KB: "Excluded",
+        **{kb: "NotSelected" for kb in states_by_kb(result) if kb not in _WEB_SELECTED_KBS},
+    }
+    assert (
+        result.installed_patch_count,
+        result.excluded_patch_count,
+        result.not_selected_patch_count,
+        result.pending_patch_count,
+        result.failed_patch_count,
+    ) == (1, 3, NOT_CRITICAL_OR_SECURITY, 0, 0)
+    assert result.reboot_status == "NotNeeded"
 
     [body] = [entry["request"] for entry in logged(ops_log, "installPatches") if entry["request"]][
         :1
@@ -258,8 +285,34 @@ def test_windows_install_sends_windows_parameters_and_completes(
     assert body["rebootSetting"] == "Never"
     assert body["windowsParameters"]["classificationsToInclude"] == ["Critical", "Security"]
     assert body["windowsParameters"]["excludeKbsRequiringReboot"] is True
-    assert body["windowsParameters"]["kbNumbersToExclude"] == ["5000001"]
+    assert body["windowsParameters"]["kbNumbersToExclude"] == [MSRT_KB]
     assert "linuxParameters" not in body
+
+
+def test_windows_install_that_may_not_reboot_leaves_reboot_kbs_pending(
+    sim: RunningSimulator, adapter: ComputeAdapter
+) -> None:
+    request = InstallRequest(
+        os_type=OsType.WINDOWS,
+        maximum_duration=timedelta(hours=2),
+        reboot_setting=RebootSetting.NEVER,
+        kb_numbers_to_exclude=(f"KB{MSRT_KB}",),
+    )
+    started = adapter.start_install(vm_id("web-01"), request)
+    assert isinstance(started, Started)
+    sim.clock.advance(timedelta(hours=2))
+    result = adapter.check_install(started)
+    assert isinstance(result, InstallResult)
+    # rebootSetting Never: the KBs that need a restart wait for it (BRIEF.md section 4).
+    assert {kb: states_by_kb(result)[kb] for kb in _WEB_SELECTED_KBS} == {
+        HOTPATCH_KB: "Installed",
+        MSRT_KB: "Excluded",
+        CUMULATIVE_KB: "Pending",
+        STACK_KB: "Pending",
+    }
+    assert (result.installed_patch_count, result.excluded_patch_count) == (1, 1)
+    assert result.pending_patch_count == 2
+    assert result.reboot_status == "Required"
 
 
 def test_linux_install_sends_linux_parameters(
