@@ -5,6 +5,11 @@
 
 It listens on a free 127.0.0.1 port, keeps everything in memory and is stopped on exit,
 so nothing needs to run beforehand and nothing is left behind.
+
+A free port can be taken by someone else between choosing it and Azurite binding it, so
+readiness is Azurite-specific (our process announced it started, and the port answers
+with Azurite's ``Server`` header), a process that exits is reported at once with its
+stderr, and a port found taken is replaced by a fresh one a few times.
 """
 
 from __future__ import annotations
@@ -31,6 +36,16 @@ class AzuriteError(RuntimeError):
     """Azurite could not be started or did not answer in time."""
 
 
+class _PortTaken(AzuriteError):
+    """Azurite exited because something else holds its port."""
+
+
+# Tries on fresh ports when the chosen one was taken before Azurite could bind it.
+START_ATTEMPTS = 3
+_STARTED = b"successfully started"  # what azurite-table prints once it listens
+_ADDRESS_IN_USE = "EADDRINUSE"
+
+
 def dev_connection_string(port: int, host: str = "127.0.0.1") -> str:
     return (
         "DefaultEndpointsProtocol=http;"
@@ -46,6 +61,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def answers_as_azurite(host: str, port: int, *, timeout: float = 1.0) -> bool:
+    """True when an HTTP GET on the port is answered by Azurite (its ``Server`` header),
+    not merely by some server: Azurite says 400 to a bare GET, naming itself."""
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        response.read()
+        return (response.getheader("Server") or "").startswith("Azurite")
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
 class AzuriteTables:
     """A running in-memory Azurite Table service; a context manager that starts and stops it."""
 
@@ -59,11 +89,13 @@ class AzuriteTables:
         startup_timeout_seconds: float = 20.0,
     ) -> None:
         self._executable = executable
+        self._fixed_port = port
         self.port = port or free_port(self.host)
         self._startup_timeout_seconds = startup_timeout_seconds
         self._process: subprocess.Popen[bytes] | None = None
-        # A file, not a pipe: a pipe nobody reads could fill and stall Azurite. It lives
+        # Files, not pipes: a pipe nobody reads could fill and stall Azurite. They live
         # as long as this object, so no `with` block fits.
+        self._stdout = tempfile.TemporaryFile()  # noqa: SIM115
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
 
     @property
@@ -71,8 +103,25 @@ class AzuriteTables:
         return dev_connection_string(self.port, self.host)
 
     def start(self) -> None:
+        """Starts Azurite; a port given to the constructor is tried once, a chosen one is
+        replaced by a fresh one (up to START_ATTEMPTS tries) when found taken."""
         if not self._executable.exists():
             raise AzuriteError(f"{self._executable} not found; run `npm ci` (make setup) first")
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._launch()
+                return
+            except _PortTaken as taken:
+                if self._fixed_port is not None or attempt == START_ATTEMPTS:
+                    raise AzuriteError(
+                        f"port {self.host}:{self.port} is taken ({attempt} attempt(s)): {taken}"
+                    ) from taken
+                self.port = free_port(self.host)
+
+    def _launch(self) -> None:
+        for output in (self._stdout, self._stderr):
+            output.seek(0)
+            output.truncate()
         command = [
             str(self._executable),
             "--inMemoryPersistence",
@@ -85,7 +134,7 @@ class AzuriteTables:
             "--silent",
         ]
         self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=self._stderr, cwd=REPO_ROOT
+            command, stdout=self._stdout, stderr=self._stderr, cwd=REPO_ROOT
         )
         self._wait_until_answering()
 
@@ -111,6 +160,7 @@ class AzuriteTables:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+        self._stdout.close()
         self._stderr.close()
 
     def _wait_until_answering(self) -> None:
@@ -120,9 +170,13 @@ class AzuriteTables:
             if self._process.poll() is not None:
                 self._process = None
                 self._stderr.seek(0)
-                stderr = self._stderr.read().decode(errors="replace")
-                raise AzuriteError(f"azurite-table exited at start: {stderr.strip()[-500:]}")
-            if self._answers():
+                stderr = self._stderr.read().decode(errors="replace").strip()[-500:]
+                if _ADDRESS_IN_USE in stderr:
+                    raise _PortTaken(stderr)
+                raise AzuriteError(f"azurite-table exited at start: {stderr}")
+            # Ours announced it listens, and the port answers as Azurite: not some other
+            # server (or another Azurite) that holds the port while ours fails to bind.
+            if self._announced_start() and answers_as_azurite(self.host, self.port):
                 return
             time.sleep(0.05)
         self.stop()
@@ -131,14 +185,6 @@ class AzuriteTables:
             f"within {self._startup_timeout_seconds:g} s"
         )
 
-    def _answers(self) -> bool:
-        # Any HTTP answer (Azurite says 400 to a bare GET) means it is serving.
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=1)
-        try:
-            connection.request("GET", "/")
-            connection.getresponse().read()
-            return True
-        except OSError:
-            return False
-        finally:
-            connection.close()
+    def _announced_start(self) -> bool:
+        self._stdout.seek(0)
+        return _STARTED in self._stdout.read()
