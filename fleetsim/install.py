@@ -10,12 +10,23 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from azure.mgmt.compute.models import (
+    VMGuestPatchClassificationLinux,
+    VMGuestPatchClassificationWindows,
+)
+
 from fleetsim.catalog import Patch
 from fleetsim.fleet import FleetError, parse_time
 
 REBOOT_SETTINGS = ("IfRequired", "Never", "Always")
+# The classifications ARM accepts per OS, as the SDK knows them.
+WINDOWS_CLASSIFICATIONS = tuple(c.value for c in VMGuestPatchClassificationWindows)
+LINUX_CLASSIFICATIONS = tuple(c.value for c in VMGuestPatchClassificationLinux)
+_WINDOWS_ONLY = ("kbNumbersToInclude", "kbNumbersToExclude", "excludeKbsRequiringReboot")
+_LINUX_ONLY = ("packageNameMasksToInclude", "packageNameMasksToExclude")
 # Azure refuses install windows longer than four hours.
 MAX_DURATION = timedelta(hours=4)
+_MICROSECOND = timedelta(microseconds=1)
 
 _DURATION = re.compile(
     r"^P(?:(?P<days>\d+(?:\.\d+)?)D)?"
@@ -68,31 +79,72 @@ def _strings(raw: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _kb(number: str) -> str:
-    return number.upper().removeprefix("KB")
+def normalize_kb(number: str) -> str:
+    """'KB5048654', 'kb5048654' and '5048654' are the same KB."""
+    return number.strip().upper().removeprefix("KB")
+
+
+def _canonical(value: str, allowed: Sequence[str]) -> str | None:
+    # ARM compares enum values without regard to case.
+    return next((a for a in allowed if a.lower() == value.lower()), None)
+
+
+def _classifications(params: Mapping[str, Any], key: str, *, windows: bool) -> frozenset[str]:
+    allowed = WINDOWS_CLASSIFICATIONS if windows else LINUX_CLASSIFICATIONS
+    result: set[str] = set()
+    for value in _strings(params, "classificationsToInclude", key):
+        canonical = _canonical(value, allowed)
+        if canonical is None:
+            os_name = "Windows" if windows else "Linux"
+            raise InvalidRequest(
+                f"{key}.classificationsToInclude",
+                f"'{value}' is not a valid {os_name} patch classification; "
+                f"allowed values are {', '.join(allowed)}.",
+            )
+        result.add(canonical)
+    return frozenset(result)
 
 
 def parse_install_request(body: Any, *, windows: bool) -> InstallRequest:
     if not isinstance(body, Mapping):
         raise InvalidRequest("installPatchesInput", "The request body must be a JSON object.")
     duration_text = body.get("maximumDuration")
-    if not isinstance(duration_text, str):
+    if duration_text is None:
         raise InvalidRequest("maximumDuration", "Required parameter 'maximumDuration' is missing.")
+    if not isinstance(duration_text, str):
+        raise InvalidRequest(
+            "maximumDuration", f"{duration_text!r} is not an ISO 8601 duration (e.g. 'PT2H')."
+        )
     duration = parse_duration(duration_text)
     if not timedelta(0) < duration <= MAX_DURATION:
         raise InvalidRequest(
             "maximumDuration", "maximumDuration must be positive and at most 4 hours (PT4H)."
         )
-    reboot_setting = body.get("rebootSetting")
-    if reboot_setting not in REBOOT_SETTINGS:
+    raw_reboot = body.get("rebootSetting")
+    reboot_setting = (
+        _canonical(raw_reboot, REBOOT_SETTINGS) if isinstance(raw_reboot, str) else None
+    )
+    if reboot_setting is None:
         raise InvalidRequest(
-            "rebootSetting", f"rebootSetting must be one of {', '.join(REBOOT_SETTINGS)}."
+            "rebootSetting",
+            f"rebootSetting {raw_reboot!r} is not valid; "
+            f"it must be one of {', '.join(REBOOT_SETTINGS)}.",
         )
+    os_name = "Windows" if windows else "Linux"
     key = "windowsParameters" if windows else "linuxParameters"
+    other_key = "linuxParameters" if windows else "windowsParameters"
+    if body.get(other_key) is not None:
+        raise InvalidRequest(
+            other_key, f"'{other_key}' cannot be used on a {os_name} virtual machine."
+        )
     params = body.get(key)
     if not isinstance(params, Mapping):
-        os_name = "Windows" if windows else "Linux"
         raise InvalidRequest(key, f"'{key}' is required for a {os_name} virtual machine.")
+    for foreign in _LINUX_ONLY if windows else _WINDOWS_ONLY:
+        if params.get(foreign) is not None:
+            raise InvalidRequest(
+                f"{key}.{foreign}", f"'{foreign}' is not valid for a {os_name} virtual machine."
+            )
     max_publish_date = None
     if params.get("maxPatchPublishDate") is not None:
         try:
@@ -101,10 +153,14 @@ def parse_install_request(body: Any, *, windows: bool) -> InstallRequest:
             )
         except FleetError as exc:
             raise InvalidRequest(f"{key}.maxPatchPublishDate", str(exc)) from exc
-    classifications = _strings(params, "classificationsToInclude", key)
+    classifications = _classifications(params, key, windows=windows)
     if windows:
-        kbs_to_include = frozenset(_kb(kb) for kb in _strings(params, "kbNumbersToInclude", key))
-        kbs_to_exclude = frozenset(_kb(kb) for kb in _strings(params, "kbNumbersToExclude", key))
+        kbs_to_include = frozenset(
+            normalize_kb(kb) for kb in _strings(params, "kbNumbersToInclude", key)
+        )
+        kbs_to_exclude = frozenset(
+            normalize_kb(kb) for kb in _strings(params, "kbNumbersToExclude", key)
+        )
         masks_to_include: tuple[str, ...] = ()
         masks_to_exclude: tuple[str, ...] = ()
     else:
@@ -122,7 +178,7 @@ def parse_install_request(body: Any, *, windows: bool) -> InstallRequest:
     return InstallRequest(
         maximum_duration=duration,
         reboot_setting=reboot_setting,
-        classifications=frozenset(classifications),
+        classifications=classifications,
         kbs_to_include=kbs_to_include,
         kbs_to_exclude=kbs_to_exclude,
         exclude_kbs_requiring_reboot=exclude_reboot,
@@ -147,7 +203,7 @@ def triage(patch: Patch, request: InstallRequest) -> InstallationState:
 
     Anything else is PENDING: selected, to be installed if the window allows.
     """
-    kb = patch.kb_id.upper() if patch.kb_id else None
+    kb = normalize_kb(patch.kb_id) if patch.kb_id else None
     if kb is not None and kb in request.kbs_to_exclude:
         return InstallationState.EXCLUDED
     if _mask_matches(patch, request.masks_to_exclude):
@@ -203,7 +259,9 @@ def plan_install(
 
     The selected patches share `install_minutes` equally and go in order; those
     that would end after `maximumDuration` stay Pending and the window counts as
-    exceeded. A failing VM fails every patch it tries. A reboot pending from an
+    exceeded. A failing VM fails every patch it tries. With rebootSetting Never a
+    patch that needs a restart is left Pending (not installed) and the VM
+    reports rebootStatus Required (BRIEF.md section 4). A reboot pending from an
     earlier install (rebootSetting Never) is taken when this one may reboot. A VM
     deallocated `deallocated_after` into the install stops there: what finished
     stays installed, the rest stays Pending, and the operation fails.
@@ -213,20 +271,30 @@ def plan_install(
     budget = deallocated_after if interrupted and deallocated_after is not None else full_duration
     triaged = [(patch, triage(patch, request)) for patch in missing]
     selected = sorted((p for p, s in triaged if s is InstallationState.PENDING), key=_install_order)
-    per_patch = timedelta(minutes=install_minutes) / len(selected) if selected else timedelta(0)
+    # Exact arithmetic in microseconds: patch i of n ends at full * (i + 1) / n
+    # (rounded down), so the last one ends exactly when the whole install does;
+    # adding up a rounded per-patch share could overshoot and leave it out.
+    full_us = timedelta(minutes=install_minutes) // _MICROSECOND
+    budget_us = budget // _MICROSECOND
     finished: dict[str, InstallationState] = {}
-    elapsed = timedelta(0)
-    for patch in selected:
-        if elapsed + per_patch > budget:
+    for i, patch in enumerate(selected):
+        if full_us * (i + 1) // len(selected) > budget_us:
             break
-        elapsed += per_patch
-        finished[patch.patch_id] = (
-            InstallationState.FAILED if fails else InstallationState.INSTALLED
-        )
+        if fails:
+            finished[patch.patch_id] = InstallationState.FAILED
+        elif patch.needs_reboot and request.reboot_setting == "Never":
+            # Installed but not complete until the VM restarts, which it may not:
+            # the patch stays pending and the VM reports rebootStatus Required.
+            finished[patch.patch_id] = InstallationState.PENDING
+        else:
+            finished[patch.patch_id] = InstallationState.INSTALLED
     window_exceeded = not interrupted and len(finished) < len(selected)
     states = tuple((patch, finished.get(patch.patch_id, state)) for patch, state in triaged)
     installed = [p for p, s in states if s is InstallationState.INSTALLED]
-    wants_reboot = reboot_pending_before or any(p.needs_reboot for p in installed)
+    awaiting_reboot = any(finished.get(p.patch_id) is InstallationState.PENDING for p in selected)
+    wants_reboot = (
+        reboot_pending_before or awaiting_reboot or any(p.needs_reboot for p in installed)
+    )
     if interrupted:
         rebooted = False
     elif request.reboot_setting == "Always":

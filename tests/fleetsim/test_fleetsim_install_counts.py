@@ -82,3 +82,68 @@ def test_counts_add_up_and_rules_hold(missing, request, minutes, fails, dealloca
     if outcome.maintenance_window_exceeded:
         assert outcome.count(InstallationState.PENDING) > 0
         assert outcome.status in ("CompletedWithWarnings", "Failed")
+    if request.reboot_setting == "Never":
+        # A patch that needs a restart is never reported installed without one.
+        assert not any(
+            patch.needs_reboot
+            for patch, state in outcome.states
+            if state is InstallationState.INSTALLED
+        )
+
+
+@given(
+    st.integers(1, 20),
+    st.integers(1, 240),
+    st.data(),
+    st.sampled_from(("IfRequired", "Never", "Always")),
+    st.lists(st.sampled_from(REBOOTS), min_size=20, max_size=20),
+)
+def test_an_install_that_fits_its_window_never_exceeds_it(
+    count, minutes, data, reboot_setting, reboots
+):
+    window = data.draw(st.integers(minutes, 240), label="maximumDuration minutes")
+    # A deallocation at or after the install's end does not interrupt it.
+    deallocated_after = data.draw(
+        st.none() | st.integers(minutes, 300).map(lambda m: timedelta(minutes=m)),
+        label="deallocated after",
+    )
+    missing = [
+        Patch(
+            patch_id=f"p{i}",
+            name=f"patch {i}",
+            version="1",
+            kb_id=str(1000 + i),
+            classifications=("Security",),
+            reboot_behavior=reboots[i],
+            published=PUBLISHED,
+        )
+        for i in range(count)
+    ]
+    request = InstallRequest(
+        maximum_duration=timedelta(minutes=window),
+        reboot_setting=reboot_setting,
+        classifications=frozenset({"Security"}),
+        kbs_to_include=frozenset(),
+        kbs_to_exclude=frozenset(),
+        exclude_kbs_requiring_reboot=False,
+        max_publish_date=None,
+        masks_to_include=(),
+        masks_to_exclude=(),
+    )
+    outcome = plan_install(
+        missing,
+        request,
+        install_minutes=minutes,
+        fails=False,
+        reboot_pending_before=False,
+        deallocated_after=deallocated_after,
+    )
+    assert outcome.maintenance_window_exceeded is False
+    assert outcome.status == "Succeeded"
+    assert outcome.duration == timedelta(minutes=minutes)
+    for patch, state in outcome.states:
+        if state is InstallationState.PENDING:
+            # Only waiting for a restart it was not allowed, never for lack of time.
+            assert reboot_setting == "Never" and patch.needs_reboot
+        else:
+            assert state is InstallationState.INSTALLED
