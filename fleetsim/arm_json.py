@@ -288,7 +288,7 @@ def vm_json(vm: VmRuntime, now: datetime, *, with_instance_view: bool) -> dict[s
         image = {
             "publisher": "MicrosoftWindowsServer",
             "offer": "WindowsServer",
-            "sku": spec.image_sku or "2022-datacenter-azure-edition",
+            "sku": spec.reported_image_sku,
             "version": "latest",
         }
         patch_settings: dict[str, Any] = {
@@ -311,7 +311,7 @@ def vm_json(vm: VmRuntime, now: datetime, *, with_instance_view: bool) -> dict[s
         image = {
             "publisher": "Canonical",
             "offer": "0001-com-ubuntu-server-jammy",
-            "sku": spec.image_sku or "22_04-lts-gen2",
+            "sku": spec.reported_image_sku,
             "version": "latest",
         }
         os_config = {

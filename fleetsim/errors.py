@@ -31,3 +31,13 @@ def not_found(resource_type: str, name: str, resource_group: str) -> ArmError:
 
 def invalid_parameter(target: str, message: str) -> ArmError:
     return ArmError(400, "InvalidParameter", message, target=target)
+
+
+def invalid_content(target: str, message: str) -> ArmError:
+    """A body ARM cannot deserialize: a value of the wrong JSON type."""
+    return ArmError(
+        400,
+        "InvalidRequestContent",
+        f"The request content was invalid and could not be deserialized: {message}",
+        target=target or None,
+    )

@@ -17,6 +17,9 @@ import patching.fleet as patching_fleet
 from patching.models import normalize_region
 
 DEFAULT_PAGE_SIZE = 50
+# The image SKU a VM reports when the fleet file gives none.
+DEFAULT_WINDOWS_SKU = "2022-datacenter-azure-edition"
+DEFAULT_LINUX_SKU = "22_04-lts-gen2"
 
 _VM_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
@@ -84,6 +87,13 @@ class VmSpec:
     def is_windows(self) -> bool:
         return self.os_type.lower() == "windows"
 
+    @property
+    def reported_image_sku(self) -> str:
+        """The SKU in the VM's imageReference: the fleet's, else the OS default."""
+        if self.image_sku is not None:
+            return self.image_sku
+        return DEFAULT_WINDOWS_SKU if self.is_windows else DEFAULT_LINUX_SKU
+
 
 @dataclass(frozen=True)
 class RegionSpec:
@@ -125,10 +135,20 @@ def parse_time(value: Any, where: str) -> datetime:
 
 
 def _parse_patch(patch: Mapping[str, Any], where: str) -> PatchSpec:
-    kb_id: str = patch["kbId"]
+    # The schema asks for a kbId or a name: Windows patches are KBs, Linux ones
+    # packages, identified by name (a Linux patch's kbId, if given, is kept).
+    kb_id: str | None = patch.get("kbId") or None
+    name: str | None = patch.get("name") or None
+    if name is None:
+        # Only an empty kbId can leave both out; the patch still gets a name.
+        name = (
+            f"Update for KB{kb_id.upper().removeprefix('KB')}"
+            if kb_id is not None
+            else patch.get("patchId") or "Update"
+        )
     published = patch.get("publishedDate")
     return PatchSpec(
-        name=patch.get("name") or f"Update for KB{kb_id}",
+        name=name,
         classifications=tuple(patch["classifications"]),
         reboot_behavior=patch.get("rebootBehavior") or "CanRequestReboot",
         kb_id=kb_id,

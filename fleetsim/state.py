@@ -18,7 +18,7 @@ from typing import Any
 
 from fleetsim.catalog import Patch, patches_for
 from fleetsim.clock import Clock
-from fleetsim.errors import ArmError, invalid_parameter, not_found
+from fleetsim.errors import ArmError, invalid_content, invalid_parameter, not_found
 from fleetsim.fleet import FleetSpec, VmSpec
 from fleetsim.install import (
     InstallOutcome,
@@ -30,6 +30,19 @@ from fleetsim.oplog import OperationLog, iso
 
 ASSESS = "assessPatches"
 INSTALL = "installPatches"
+WINDOWS_PATCH_MODES = ("Manual", "AutomaticByOS", "AutomaticByPlatform")
+LINUX_PATCH_MODES = ("ImageDefault", "AutomaticByPlatform")
+
+
+def _object(parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+    """A nested object of a request body; absent or null is an empty one."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        where = f"{path}.{key}" if path else key
+        raise invalid_content(where, f"'{where}' must be a JSON object.")
+    return value
 
 
 @dataclass
@@ -47,6 +60,7 @@ class VmRuntime:
     last_assessment: Operation | None = None
     last_install: Operation | None = None
     running_install: Operation | None = None
+    running_assessments: int = 0
 
     def next_deallocation(self, now: datetime) -> timedelta | None:
         """How long until the VM's next off period begins, if one is scheduled."""
@@ -166,7 +180,20 @@ class FleetState:
                 self._log_operation(op, "InProgress", end=None)
             self._pending = []
 
+    def require_resource_group(self, subscription_id: str, resource_group: str) -> None:
+        """ARM answers 404 ResourceGroupNotFound for a group the subscription lacks.
+
+        The simulator knows the groups its fleet's VMs are in, and no others.
+        """
+        if not self.vms_in(subscription_id, resource_group):
+            raise ArmError(
+                404,
+                "ResourceGroupNotFound",
+                f"Resource group '{resource_group}' could not be found.",
+            )
+
     def find_vm(self, subscription_id: str, resource_group: str, name: str) -> VmRuntime:
+        self.require_resource_group(subscription_id, resource_group)
         key = (
             f"/subscriptions/{subscription_id}/resourcegroups/{resource_group}"
             f"/providers/microsoft.compute/virtualmachines/{name}"
@@ -224,14 +251,28 @@ class FleetState:
         heapq.heappush(self._pending, (op.end, sequence, op))
         return op
 
+    @staticmethod
+    def _conflict(vm: VmRuntime, op_name: str, running: str) -> ArmError:
+        return ArmError(
+            409,
+            "OperationNotAllowed",
+            f"Operation '{op_name}' is not allowed on VM '{vm.spec.name}' since another "
+            f"operation ('{running}') is in progress. Retry after it has completed.",
+        )
+
     def start_assessment(self, vm: VmRuntime, now: datetime) -> Operation:
         with self._lock:
             self.settle(now)
             self._require_running(vm, ASSESS, now)
+            # Azure runs one patch operation of a kind at a time on a VM and no
+            # assessment during an install (assessments may overlap each other).
+            if vm.running_install is not None:
+                raise self._conflict(vm, ASSESS, INSTALL)
             op = self._new_operation(
                 ASSESS, vm, now, timedelta(minutes=vm.spec.assess_minutes), None
             )
             op.found = self.missing_patches(vm)
+            vm.running_assessments += 1
             return op
 
     def start_install(self, vm: VmRuntime, body: Any, now: datetime) -> Operation:
@@ -243,12 +284,9 @@ class FleetState:
                 raise invalid_parameter(exc.target, str(exc)) from exc
             self._require_running(vm, INSTALL, now)
             if vm.running_install is not None:
-                raise ArmError(
-                    409,
-                    "OperationNotAllowed",
-                    f"Operation '{INSTALL}' is not allowed on VM '{vm.spec.name}' since another "
-                    "patch installation is in progress.",
-                )
+                raise self._conflict(vm, INSTALL, INSTALL)
+            if vm.running_assessments:
+                raise self._conflict(vm, INSTALL, ASSESS)
             outcome = plan_install(
                 self.missing_patches(vm),
                 request,
@@ -264,10 +302,14 @@ class FleetState:
 
     def update_vm(self, vm: VmRuntime, body: Any) -> None:
         """PATCH: tags, patch mode and the hotpatch flag, validated as ARM does."""
+        with self._lock:
+            self._update_vm(vm, body)
+
+    def _update_vm(self, vm: VmRuntime, body: Any) -> None:
         if not isinstance(body, Mapping):
-            raise invalid_parameter("parameters", "The request body must be a JSON object.")
-        properties = body.get("properties") or {}
-        os_profile = properties.get("osProfile") or {}
+            raise invalid_content("", "The request body must be a JSON object.")
+        properties = _object(body, "properties", "")
+        os_profile = _object(properties, "osProfile", "properties")
         config_key = "windowsConfiguration" if vm.spec.is_windows else "linuxConfiguration"
         other_key = "linuxConfiguration" if vm.spec.is_windows else "windowsConfiguration"
         if os_profile.get(other_key):
@@ -275,11 +317,32 @@ class FleetState:
                 f"osProfile.{other_key}",
                 f"'{other_key}' cannot be set on a {vm.spec.os_type} virtual machine.",
             )
-        patch_settings = (os_profile.get(config_key) or {}).get("patchSettings") or {}
-        patch_mode = patch_settings.get("patchMode", vm.patch_mode)
-        hotpatching = patch_settings.get("enableHotpatching", vm.enable_hotpatching)
-        if not isinstance(hotpatching, bool):
-            raise invalid_parameter("patchSettings.enableHotpatching", "must be true or false")
+        config = _object(os_profile, config_key, "properties.osProfile")
+        settings_path = f"properties.osProfile.{config_key}"
+        patch_settings = _object(config, "patchSettings", settings_path)
+        settings_path += ".patchSettings"
+        patch_mode = patch_settings.get("patchMode")
+        if patch_mode is None:
+            patch_mode = vm.patch_mode
+        elif not isinstance(patch_mode, str):
+            raise invalid_content(f"{settings_path}.patchMode", "patchMode must be a string.")
+        else:
+            modes = WINDOWS_PATCH_MODES if vm.spec.is_windows else LINUX_PATCH_MODES
+            canonical = next((m for m in modes if m.lower() == patch_mode.lower()), None)
+            if canonical is None:
+                raise invalid_parameter(
+                    f"{settings_path}.patchMode",
+                    f"patchMode '{patch_mode}' is not valid for a {vm.spec.os_type} virtual "
+                    f"machine; allowed values are {', '.join(modes)}.",
+                )
+            patch_mode = canonical
+        hotpatching = patch_settings.get("enableHotpatching")
+        if hotpatching is None:
+            hotpatching = vm.enable_hotpatching
+        elif not isinstance(hotpatching, bool):
+            raise invalid_content(
+                f"{settings_path}.enableHotpatching", "enableHotpatching must be true or false."
+            )
         if hotpatching and not vm.spec.is_windows:
             raise invalid_parameter(
                 "patchSettings.enableHotpatching", "Hotpatching is only supported on Windows."
@@ -289,22 +352,30 @@ class FleetState:
                 "patchSettings.enableHotpatching",
                 "Hotpatching requires patchMode 'AutomaticByPlatform'.",
             )
-        if hotpatching and "azure-edition" not in (vm.spec.image_sku or "").lower():
+        # The image is checked when hotpatch is turned on, as on Azure; a VM that
+        # already has it keeps it through any other update. The SKU is the one
+        # the VM's JSON reports.
+        sku = vm.spec.reported_image_sku
+        if hotpatching and not vm.enable_hotpatching and "azure-edition" not in sku.lower():
             raise invalid_parameter(
                 "patchSettings.enableHotpatching",
-                f"Hotpatching is not supported for image SKU '{vm.spec.image_sku}'; "
+                f"Hotpatching is not supported for image SKU '{sku}'; "
                 "it needs Windows Server Azure Edition.",
             )
         tags = body.get("tags")
-        with self._lock:
-            vm.patch_mode = patch_mode
-            vm.enable_hotpatching = hotpatching
-            if isinstance(tags, Mapping):
-                vm.tags = {str(k): str(v) for k, v in tags.items()}
+        if tags is not None and not (
+            isinstance(tags, Mapping) and all(isinstance(v, str) for v in tags.values())
+        ):
+            raise invalid_content("tags", "tags must be an object of string values.")
+        vm.patch_mode = patch_mode
+        vm.enable_hotpatching = hotpatching
+        if tags is not None:
+            vm.tags = {str(k): v for k, v in tags.items()}
 
     def _complete(self, op: Operation) -> None:
         vm = op.vm
         if op.kind == ASSESS:
+            vm.running_assessments -= 1
             vm.last_assessment = op
             self._log_operation(op, "Succeeded", end=op.end)
             return

@@ -94,27 +94,57 @@ def test_exclude_kbs_requiring_reboot_keeps_only_never_reboots(simulate, clock):
     assert sim.state.vm(VM).reboots == 0
 
 
-def test_reboot_never_leaves_reboot_required_until_a_later_reboot(simulate, clock):
+def test_reboot_never_leaves_kbs_needing_a_restart_pending(simulate, clock):
+    # BRIEF.md section 4: with rebootSetting Never the VM is never restarted; a KB
+    # that needs a restart is left pending with rebootStatus Required.
     sim = simulate(_fleet())
     client = compute(sim)
     result = _install(sim, clock, _windows("Never"))
-    assert _counts(result) == (3, 0, 0, 0, 2)
+    assert _states(result) == {
+        "1000001": "Installed",
+        "1000002": "Pending",
+        "1000003": "Pending",
+        "1000004": "NotSelected",
+        "1000005": "NotSelected",
+    }
+    assert _counts(result) == (1, 0, 2, 0, 2)
     assert result.reboot_status == "Required"
-    assert sim.state.vm(VM).reboot_pending is True
-    assert sim.state.vm(VM).reboots == 0
+    assert result.maintenance_window_exceeded is False
+    vm = sim.state.vm(VM)
+    assert vm.installed_kbs == ("1000001",)
+    assert vm.reboot_pending is True
+    assert vm.reboots == 0
 
+    # The next assessment still finds them, and the pending reboot.
     poller = client.virtual_machines.begin_assess_patches("rg-app", "web-01")
     clock.advance(timedelta(minutes=5))
     assessment = poller.result()
     assert assessment.reboot_pending is True
-    assert sorted(p.kb_id for p in assessment.available_patches) == ["1000004", "1000005"]
+    assert sorted(p.kb_id for p in assessment.available_patches) == [
+        "1000002",
+        "1000003",
+        "1000004",
+        "1000005",
+    ]
 
-    # Nothing left to install, but the pending reboot is taken when allowed.
+    # An install that may reboot installs them and takes the reboot.
     later = _install(sim, clock, _windows("IfRequired"))
-    assert later.installed_patch_count == 0
+    assert _counts(later) == (2, 0, 0, 0, 2)
+    assert later.reboot_status == "Completed"
+    vm = sim.state.vm(VM)
+    assert vm.installed_kbs == ("1000001", "1000002", "1000003")
+    assert vm.reboot_pending is False
+    assert vm.reboots == 1
+
+
+def test_a_reboot_pending_from_before_is_taken_when_allowed(simulate, clock):
+    sim = simulate(_fleet())
+    _install(sim, clock, _windows("Never", classificationsToInclude=["Critical"]))
+    assert sim.state.vm(VM).reboot_pending is True  # the servicing stack waits for it
+    later = _install(sim, clock, _windows("IfRequired", classificationsToInclude=["Definition"]))
+    assert _counts(later) == (1, 0, 0, 0, 4)
     assert later.reboot_status == "Completed"
     assert sim.state.vm(VM).reboot_pending is False
-    assert sim.state.vm(VM).reboots == 1
 
 
 def test_reboot_always_reboots_even_without_need(simulate, clock):
@@ -157,7 +187,9 @@ def test_maximum_duration_leaves_the_rest_pending(simulate, clock):
     sim = simulate(_fleet(installMinutes=100))
     client = compute(sim)
     body = _windows(
-        "Never", duration="PT1H", classificationsToInclude=["Critical", "Security", "UpdateRollUp"]
+        "IfRequired",
+        duration="PT1H",
+        classificationsToInclude=["Critical", "Security", "UpdateRollUp"],
     )
     poller = client.virtual_machines.begin_install_patches("rg-app", "web-01", body)
     clock.advance(timedelta(minutes=59))
@@ -175,7 +207,7 @@ def test_maximum_duration_leaves_the_rest_pending(simulate, clock):
         "1000004": "Pending",
         "1000005": "NotSelected",
     }
-    assert result.reboot_status == "Required"
+    assert result.reboot_status == "Completed"  # the cumulative update got in
 
 
 def test_failing_install(simulate, clock):
@@ -269,3 +301,183 @@ def test_invalid_requests_and_concurrent_installs(simulate, clock):
         client.virtual_machines.begin_install_patches("rg-app", "web-01", _windows())
     assert busy.value.status_code == 409
     assert busy.value.error.code == "OperationNotAllowed"
+
+
+def test_seven_patches_fill_the_install_time_exactly(simulate, clock):
+    # 15 minutes over 7 patches is not a whole number of microseconds; adding up
+    # a rounded share overshot, and the last patch "did not fit" in PT4H.
+    patches = [
+        {"kbId": str(2000000 + i), "name": f"Update {i}", "classifications": ["Security"],
+         "rebootBehavior": "NeverReboots", "publishedDate": "2026-12-08T18:00:00Z"}
+        for i in range(7)
+    ]  # fmt: skip
+    sim = simulate(
+        fleet_of(windows_vm("web-01", sim={"installMinutes": 15, "availablePatches": patches}))
+    )
+    poller = compute(sim).virtual_machines.begin_install_patches(
+        "rg-app", "web-01", _windows(duration="PT4H")
+    )
+    clock.advance(timedelta(minutes=15))
+    result = poller.result()
+    assert result.status == "Succeeded"
+    assert result.maintenance_window_exceeded is False
+    assert _counts(result) == (7, 0, 0, 0, 0)
+    assert len(sim.state.vm(VM).installed_kbs) == 7
+
+
+def test_kb_ids_written_with_a_kb_prefix_match_include_and_exclude(simulate, clock):
+    patches = [dict(p, kbId=f"KB{p['kbId']}") for p in PATCHES]
+    sim = simulate(
+        fleet_of(windows_vm("web-01", sim={"installMinutes": 40, "availablePatches": patches}))
+    )
+    body = _windows(
+        classificationsToInclude=["Security"],
+        kbNumbersToInclude=["KB1000004"],
+        kbNumbersToExclude=["1000002"],
+    )
+    result = _install(sim, clock, body)
+    assert _states(result) == {
+        "KB1000001": "Installed",
+        "KB1000002": "Excluded",
+        "KB1000003": "NotSelected",
+        "KB1000004": "Installed",
+        "KB1000005": "NotSelected",
+    }
+
+
+def test_a_linux_patch_known_only_by_name_is_assessed_and_installed(simulate, clock):
+    patch = {"name": "openssl", "classifications": ["Security"], "rebootBehavior": "NeverReboots"}
+    sim = simulate(
+        fleet_of(linux_vm("db-01", sim={"installMinutes": 10, "availablePatches": [patch]}))
+    )
+    client = compute(sim)
+    poller = client.virtual_machines.begin_assess_patches("rg-app", "db-01")
+    clock.advance(timedelta(minutes=1))
+    found = poller.result().available_patches
+    assert [(p.name, p.kb_id, p.classifications) for p in found] == [
+        ("openssl", None, ["Security"])
+    ]
+    body = {
+        "maximumDuration": "PT1H",
+        "rebootSetting": "IfRequired",
+        "linuxParameters": {"packageNameMasksToInclude": ["openssl"]},
+    }
+    poller = client.virtual_machines.begin_install_patches("rg-app", "db-01", body)
+    clock.advance(timedelta(minutes=10))
+    result = poller.result()
+    assert [(p.name, p.installation_state) for p in result.patches] == [("openssl", "Installed")]
+    assert sim.state.vm(vm_id("db-01")).installed_kbs == ("openssl",)
+
+
+_LINUX_BODY = {
+    "maximumDuration": "PT1H",
+    "rebootSetting": "IfRequired",
+    "linuxParameters": {"classificationsToInclude": ["Critical", "Security"]},
+}
+
+
+@pytest.mark.parametrize(
+    ("vm", "body", "target"),
+    [
+        (
+            "web-01",
+            _windows(classificationsToInclude=["Security", "Other"]),
+            "windowsParameters.classificationsToInclude",
+        ),
+        (
+            "web-01",
+            _windows(classificationsToInclude=["Securty"]),
+            "windowsParameters.classificationsToInclude",
+        ),
+        (
+            "db-01",
+            dict(_LINUX_BODY, linuxParameters={"classificationsToInclude": ["Definition"]}),
+            "linuxParameters.classificationsToInclude",
+        ),
+        (
+            "web-01",
+            {
+                "rebootSetting": "Never",
+                "windowsParameters": {"classificationsToInclude": ["Security"]},
+            },
+            "maximumDuration",
+        ),
+        ("web-01", _windows(duration="2 hours"), "maximumDuration"),
+        ("web-01", dict(_windows(), maximumDuration=7200), "maximumDuration"),
+        ("web-01", _windows("Sometimes"), "rebootSetting"),
+        (
+            "web-01",
+            dict(_windows(), linuxParameters={"classificationsToInclude": ["Security"]}),
+            "linuxParameters",
+        ),
+        (
+            "db-01",
+            dict(_LINUX_BODY, windowsParameters={"classificationsToInclude": ["Security"]}),
+            "windowsParameters",
+        ),
+        (
+            "db-01",
+            dict(
+                _LINUX_BODY,
+                linuxParameters={
+                    "classificationsToInclude": ["Security"],
+                    "kbNumbersToInclude": ["5050001"],
+                },
+            ),
+            "linuxParameters.kbNumbersToInclude",
+        ),
+        (
+            "web-01",
+            _windows(packageNameMasksToInclude=["openssl"]),
+            "windowsParameters.packageNameMasksToInclude",
+        ),
+    ],
+)
+def test_install_parameters_are_validated(simulate, clock, vm, body, target):
+    sim = simulate(fleet_of(windows_vm("web-01"), linux_vm("db-01")))
+    client = compute(sim)
+    with pytest.raises(HttpResponseError) as refused:
+        client.virtual_machines.begin_install_patches("rg-app", vm, body)
+    assert refused.value.status_code == 400
+    assert refused.value.error.code == "InvalidParameter"
+    assert refused.value.error.target == target
+    assert refused.value.error.message
+    assert sim.state.vm(vm_id(vm)).install_in_progress is False
+
+
+def test_classifications_are_compared_without_case(simulate, clock):
+    sim = simulate(_fleet())
+    result = _install(sim, clock, _windows(classificationsToInclude=["security", "CRITICAL"]))
+    assert _counts(result) == (3, 0, 0, 0, 2)
+
+
+def test_assessment_and_install_do_not_run_at_once_on_a_vm(simulate, clock):
+    sim = simulate(
+        fleet_of(
+            windows_vm("web-01", sim={"installMinutes": 40, "assessMinutes": 5}),
+            windows_vm("web-02"),
+        )
+    )
+    client = compute(sim)
+    client.virtual_machines.begin_install_patches("rg-app", "web-01", _windows())
+    with pytest.raises(ResourceExistsError) as assess_busy:
+        client.virtual_machines.begin_assess_patches("rg-app", "web-01")
+    assert assess_busy.value.status_code == 409
+    assert assess_busy.value.error.code == "OperationNotAllowed"
+    assert "in progress" in assess_busy.value.error.message
+    # Another VM is not concerned.
+    client.virtual_machines.begin_assess_patches("rg-app", "web-02")
+
+    clock.advance(timedelta(minutes=40))  # the install ends
+    assessment = client.virtual_machines.begin_assess_patches("rg-app", "web-01")
+    with pytest.raises(ResourceExistsError) as install_busy:
+        client.virtual_machines.begin_install_patches("rg-app", "web-01", _windows())
+    assert install_busy.value.status_code == 409
+    assert install_busy.value.error.code == "OperationNotAllowed"
+    assert "in progress" in install_busy.value.error.message
+    assert sim.state.vm(VM).install_in_progress is False
+
+    clock.advance(timedelta(minutes=5))  # the assessment ends
+    assert assessment.result().status == "Succeeded"
+    client.virtual_machines.begin_install_patches("rg-app", "web-01", _windows())
+    assert sim.state.vm(VM).install_in_progress is True

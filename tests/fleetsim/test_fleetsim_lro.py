@@ -114,12 +114,13 @@ def test_install_in_progress_until_its_minutes_have_passed(simulate, clock):
 
 
 def test_continuation_token_resumes_in_a_fresh_client(simulate, clock):
-    sim = simulate(fleet_of(windows_vm("web-01")))
+    # Two VMs: a VM runs no assessment while it installs (409, as on Azure).
+    sim = simulate(fleet_of(windows_vm("web-01"), windows_vm("web-02")))
     first = compute(sim).virtual_machines.begin_install_patches(
         "rg-app", "web-01", HOTPATCH_INSTALL
     )
     token = first.continuation_token()
-    assessing = compute(sim).virtual_machines.begin_assess_patches("rg-app", "web-01")
+    assessing = compute(sim).virtual_machines.begin_assess_patches("rg-app", "web-02")
     assess_token = assessing.continuation_token()
     del first, assessing
 
@@ -132,7 +133,7 @@ def test_continuation_token_resumes_in_a_fresh_client(simulate, clock):
     assert install.status == "Succeeded"
     assert install.installed_patch_count == 2
     assess = fresh.virtual_machines.begin_assess_patches(
-        "rg-app", "web-01", continuation_token=assess_token
+        "rg-app", "web-02", continuation_token=assess_token
     ).result()
     assert assess.status == "Succeeded"
     assert assess.critical_and_security_patch_count == 4
