@@ -18,6 +18,20 @@ Beyond CONTRACTS.md section 2, the fleet may carry `"sim": {"pageSize": N}` at
 the top (VM list page size, default 50) and `sim.assessMinutes` per VM (how long
 an assessment runs, default 1). Retry-After and every simulated duration are in
 seconds of the injected clock.
+
+Throttling (BRIEF.md section 5): reads take a token from ARM's per-subscription
+read bucket, PATCH from its write bucket (10/s, bucket 200), status polls from
+Compute's operation-polling bucket. The assessPatches and installPatches POSTs
+are deliberately *not* charged to ARM's subscription write bucket, only to the
+guest patch buckets (200/min with a bucket of 600 per subscription and region;
+2/min, bucket 6, per VM). Charged to both, a burst of patch operations would
+meet ARM's 200 writes first and never show the 600-operation Compute limit the
+brief describes and the rollout has to pace itself by; keeping them apart makes
+the documented guest patch limits the ones a burst meets.
+
+Every request is one line of the operations log (CONTRACTS.md section 4),
+refusals (401, 4xx, throttling, injected faults, internal errors) included;
+an accepted assessPatches/installPatches has its line when it ends.
 """
 
 from fleetsim.clock import Clock, ScaledClock, VirtualClock

@@ -93,21 +93,38 @@ def _is_true(value: str | None) -> bool:
     return value is not None and value.lower() == "true"
 
 
+UNROUTED = "unknown"  # the op logged for a request to a path the simulator does not serve
+
+
 @dataclass
 class _Call:
-    """One routed request: what it is, and what the handlers need of it."""
+    """One request: what it is, what the handlers need of it, what its log line says."""
 
-    op: str
-    args: dict[str, str]
-    query: dict[str, str]
     request: Request
     now: datetime
+    op: str = UNROUTED
+    args: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
     vm: VmRuntime | None = None
     remaining: tuple[Remaining, ...] = ()
+    # The log line's status when not Succeeded/Failed by the HTTP status: the
+    # operation's status for a status poll, "Throttled" for a 429.
+    status: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # more fields for the log line
+    # An accepted assessPatches/installPatches: its line (with start, end and
+    # result) is written when the operation ends, or at shutdown as InProgress.
+    logged_when_done: bool = False
 
     @property
     def vm_id(self) -> str | None:
-        return self.vm.spec.id if self.vm is not None else None
+        if self.vm is not None:
+            return self.vm.spec.id
+        if "vm" in self.args:  # a VM the fleet does not have: the id asked for
+            return (
+                f"/subscriptions/{self.args['sub']}/resourceGroups/{self.args['rg']}"
+                f"/providers/Microsoft.Compute/virtualMachines/{self.args['vm']}"
+            )
+        return None
 
 
 class ArmApi:
@@ -133,14 +150,72 @@ class ArmApi:
     # --- the pipeline ---------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        """Answer one request, and log it: every answer is one line of the log.
+
+        A request counts in `state.requests` and gives exactly one line: at once,
+        or for an accepted assessPatches/installPatches when the operation ends
+        (or at shutdown), so once the simulator stopped the log has as many
+        lines as it served requests. Nothing a client sends drops the
+        connection: what the handlers did not expect is a logged 500.
+        """
         with self.state.lock:
             self.state.requests += 1
+        call = _Call(request=request, now=self.state.clock.now())
         try:
-            return self._handle(request)
+            response = self._handle(call)
         except ArmError as error:
-            return Response(error.status, error.body())
+            response = Response(error.status, error.body())
+        except Exception as exc:  # any bug is an answer, never a dropped connection
+            response = Response(
+                500,
+                {
+                    "error": {
+                        "code": "InternalServerError",
+                        "message": "The server encountered an internal error; "
+                        f"please retry the request ({type(exc).__name__}).",
+                    }
+                },
+            )
+            call.extra["exception"] = f"{type(exc).__name__}: {exc}"
+        response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
+        if not call.logged_when_done:
+            self._log_answer(call, response)
+        return response
 
-    def _handle(self, request: Request) -> Response:
+    def _log_answer(self, call: _Call, response: Response) -> None:
+        refused = response.status >= 400
+        status = call.status or ("Failed" if refused else "Succeeded")
+        entry: dict[str, Any] = {
+            "op": call.op,
+            "vm": call.vm_id,
+            "start": iso(call.now),
+            "end": iso(self.state.clock.now()),
+            "status": status,
+            "request": self._body_or_none(call.request),
+            "rebooted": False,
+            "installedKbs": [],
+            "httpStatus": response.status,
+        }
+        if call.op == UNROUTED:
+            entry["method"] = call.request.method
+            entry["path"] = urlsplit(call.request.target).path
+        error = response.body.get("error") if isinstance(response.body, dict) else None
+        if refused and isinstance(error, dict) and "code" in error:
+            entry["error"] = error["code"]
+        entry.update(call.extra)
+        self.log.write(entry)
+
+    def _handle(self, call: _Call) -> Response:
+        request = call.request
+        split = urlsplit(request.target)
+        path = unquote(split.path)
+        call.query = dict(parse_qsl(split.query, keep_blank_values=True))
+        try:
+            call.op, call.args = self._route(request.method, path)
+        except ArmError as error:
+            route_error: ArmError | None = error
+        else:
+            route_error = None
         authorization = request.headers.get("authorization", "")
         if not authorization.startswith("Bearer ") or not authorization[7:].strip():
             return Response(
@@ -153,11 +228,9 @@ class ArmApi:
                 },
                 {"WWW-Authenticate": _CHALLENGE},
             )
-        split = urlsplit(request.target)
-        path = unquote(split.path)
-        query = dict(parse_qsl(split.query, keep_blank_values=True))
-        op, args = self._route(request.method, path)
-        if "api-version" not in query:
+        if route_error is not None:
+            raise route_error
+        if "api-version" not in call.query:
             raise ArmError(
                 400,
                 "MissingApiVersionParameter",
@@ -176,19 +249,19 @@ class ArmApi:
                 },
                 delay_seconds=fault.delay_seconds,
             )
-        now = self.state.clock.now()
-        self.state.settle(now)
-        call = _Call(op=op, args=args, query=query, request=request, now=now)
+        self.state.settle(call.now)
+        args = call.args
         if "sub" in args:
             self._require_subscription(args["sub"])
         if "vm" in args:
             call.vm = self.state.find_vm(args["sub"], args["rg"], args["vm"])
+        elif "rg" in args:
+            self.state.require_resource_group(args["sub"], args["rg"])
         refused = self._throttle(call)
         if refused is not None:
             return refused
-        response = self._handlers[op](call)
+        response = self._handlers[call.op](call)
         response.headers.update(remaining_headers(call.remaining))
-        response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         response.delay_seconds = fault.delay_seconds
         return response
 
@@ -244,19 +317,8 @@ class ArmApi:
         with self.state.lock:
             self.state.throttled += 1
         arm_level = keys[0].policy in (ARM_READS, ARM_WRITES)
-        self.log.write(
-            {
-                "op": call.op,
-                "vm": call.vm_id,
-                "start": iso(call.now),
-                "end": iso(call.now),
-                "status": "Throttled",
-                "retryAfter": decision.retry_after_seconds,
-                "request": self._body_or_none(call.request),
-                "rebooted": False,
-                "installedKbs": [],
-            }
-        )
+        call.status = "Throttled"
+        call.extra["retryAfter"] = decision.retry_after_seconds
         headers = remaining_headers(decision.remaining)
         headers["Retry-After"] = str(decision.retry_after_seconds)
         return Response(
@@ -289,27 +351,9 @@ class ArmApi:
                 400, "InvalidRequestContent", f"The request content is not valid JSON: {exc}"
             ) from exc
 
-    def _log_served(
-        self, call: _Call, status: str, *, request_body: Any = None, error: str | None = None
-    ) -> None:
-        entry: dict[str, Any] = {
-            "op": call.op,
-            "vm": call.vm_id,
-            "start": iso(call.now),
-            "end": iso(call.now),
-            "status": status,
-            "request": request_body,
-            "rebooted": False,
-            "installedKbs": [],
-        }
-        if error is not None:
-            entry["error"] = error
-        self.log.write(entry)
-
     # --- reads ----------------------------------------------------------------
 
     def _list_subscriptions(self, call: _Call) -> Response:
-        self._log_served(call, "Succeeded")
         return Response(
             200,
             {
@@ -321,7 +365,6 @@ class ArmApi:
 
     def _list_locations(self, call: _Call) -> Response:
         sub = self.state.fleet.subscriptions[call.args["sub"].lower()]
-        self._log_served(call, "Succeeded")
         pairs = arm_json.region_pairs(self.state.fleet)
         return Response(
             200,
@@ -354,7 +397,6 @@ class ArmApi:
             query["$skiptoken"] = str(offset + page_size)
             path = urlsplit(call.request.target).path
             body["nextLink"] = f"{self.base_url}{path}?{urlencode(query)}"
-        self._log_served(call, "Succeeded")
         return Response(200, body)
 
     def _get_vm(self, call: _Call) -> Response:
@@ -362,48 +404,31 @@ class ArmApi:
         with_view = call.query.get("$expand", "").lower() == "instanceview"
         with self.state.lock:
             body = arm_json.vm_json(call.vm, call.now, with_instance_view=with_view)
-        self._log_served(call, "Succeeded")
         return Response(200, body)
 
     def _instance_view(self, call: _Call) -> Response:
         assert call.vm is not None
         with self.state.lock:
             body = arm_json.instance_view_json(call.vm, call.now)
-        self._log_served(call, "Succeeded")
         return Response(200, body)
 
     # --- writes ---------------------------------------------------------------
 
     def _update_vm(self, call: _Call) -> Response:
         assert call.vm is not None
-        body = self._json_body(call.request)
-        try:
-            self.state.update_vm(call.vm, body)
-        except ArmError as error:
-            self._log_served(call, "Failed", request_body=body, error=error.code)
-            raise
+        self.state.update_vm(call.vm, self._json_body(call.request))
         with self.state.lock:
             answer = arm_json.vm_json(call.vm, call.now, with_instance_view=False)
-        self._log_served(call, "Succeeded", request_body=body)
         return Response(200, answer)
 
     def _assess(self, call: _Call) -> Response:
         assert call.vm is not None
-        try:
-            operation = self.state.start_assessment(call.vm, call.now)
-        except ArmError as error:
-            self._log_served(call, "Failed", error=error.code)
-            raise
+        operation = self.state.start_assessment(call.vm, call.now)
         return self._accepted(call, operation)
 
     def _install(self, call: _Call) -> Response:
         assert call.vm is not None
-        body = self._json_body(call.request)
-        try:
-            operation = self.state.start_install(call.vm, body, call.now)
-        except ArmError as error:
-            self._log_served(call, "Failed", request_body=body, error=error.code)
-            raise
+        operation = self.state.start_install(call.vm, self._json_body(call.request), call.now)
         return self._accepted(call, operation)
 
     def _operation_url(self, call: _Call, operation: Operation, *, monitor: bool) -> str:
@@ -419,6 +444,7 @@ class ArmApi:
     def _accepted(self, call: _Call, operation: Operation) -> Response:
         # No Retry-After: the client's polling interval decides, which keeps a
         # virtual-clock run from sleeping in real time.
+        call.logged_when_done = True
         return Response(
             202,
             None,
@@ -440,6 +466,11 @@ class ArmApi:
         done = call.now >= operation.end
         with self.state.lock:
             result = arm_json.operation_output(operation, call.now)
+        # The poll's log line: the operation it asked about, and its status.
+        call.vm = operation.vm
+        call.status = "Succeeded" if done else "InProgress"
+        call.extra["operation"] = operation.kind
+        call.extra["operationId"] = operation.id
         if _is_true(call.query.get("monitor")):
             if not done:
                 return Response(

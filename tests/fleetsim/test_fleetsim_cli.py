@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from azure.mgmt.compute import ComputeManagementClient
-from fleetsim_helpers import SUB_A, fleet_of, windows_vm
+from fleetsim_helpers import SUB_A, fleet_of, linux_vm, windows_vm
 
 from fleetsim import SimulatorCredential
 
@@ -57,8 +57,39 @@ def test_serve_prints_url_writes_ca_and_log_and_stops_on_sigterm(tmp_path):
         _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
-    ops = [json.loads(line)["op"] for line in log.read_text().splitlines()]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    # Status polls are logged too; the operations themselves once each.
+    ops = [line["op"] for line in lines if line["op"] != "operations.get"]
     assert ops == ["virtualMachines.get", "assessPatches"]
+    polls = [line for line in lines if line["op"] == "operations.get"]
+    assert polls and polls[-1]["status"] == "Succeeded"
+
+
+def test_serve_takes_a_linux_patch_known_only_by_name(tmp_path):
+    # The fleet schema allows a patch with a name and no kbId (Linux packages).
+    patch = {"name": "openssl", "classifications": ["Security"], "rebootBehavior": "NeverReboots"}
+    fleet = tmp_path / "fleet.json"
+    fleet.write_text(json.dumps(fleet_of(linux_vm("db-01", sim={"availablePatches": [patch]}))))
+    ca = tmp_path / "ca.pem"
+    process = _serve("--fleet", str(fleet), "--ca-cert", str(ca), "--clock-speed", "1200")
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        assert base_url.startswith("https://127.0.0.1:"), process.stderr and process.stderr.read()
+        client = ComputeManagementClient(
+            SimulatorCredential(),
+            SUB_A,
+            base_url=base_url,
+            connection_verify=str(ca),
+            polling_interval=0.01,
+        )
+        result = client.virtual_machines.begin_assess_patches("rg-app", "db-01").result()
+        assert [(p.name, p.kb_id) for p in result.available_patches] == [("openssl", None)]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
 
 
 @pytest.mark.parametrize(

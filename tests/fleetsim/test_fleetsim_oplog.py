@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-from fleetsim_helpers import compute, fleet_of, vm_id, windows_vm
+from fleetsim_helpers import API, compute, fleet_of, raw_session, vm_id, vm_url, windows_vm
+
+from fleetsim import FaultConfig
 
 INSTALL = {
     "maximumDuration": "PT2H",
@@ -90,3 +92,81 @@ def test_log_lines_for_operations_refusals_and_unfinished_work(simulate, clock, 
     ]
     assert len(assessments) == 6
     assert all(a["end"] == "2026-12-09T03:41:00Z" for a in assessments)
+
+
+def test_every_answer_is_one_line_polls_and_refusals_included(simulate, clock, tmp_path):
+    log = tmp_path / "operations.jsonl"
+    sim = simulate(fleet_of(windows_vm("web-01", sim={"installMinutes": 40})), log_path=log)
+    session = raw_session(sim)
+    url = vm_url(sim, "web-01")
+    accepted = session.post(f"{url}/installPatches?{API}", json=INSTALL)
+    assert accepted.status_code == 202
+    status_url = accepted.headers["Azure-AsyncOperation"]
+    assert session.get(status_url).json()["status"] == "InProgress"
+    assert session.get(accepted.headers["Location"]).status_code == 202
+    assert session.post(f"{url}/assessPatches?{API}").status_code == 409  # install running
+    assert session.get(f"{url}?x=1").status_code == 400
+    assert raw_session(sim, token=False).get(f"{url}?{API}").status_code == 401
+    assert session.get(f"{vm_url(sim, 'nope')}?{API}").status_code == 404
+    assert session.get(f"{sim.base_url}/subscriptions?{API}&bogus").status_code == 200
+    assert session.get(f"{sim.base_url}/nowhere?{API}").status_code == 404
+    clock.advance(timedelta(minutes=40))
+    assert session.get(status_url).json()["status"] == "Succeeded"
+    requests = sim.state.requests
+    sim.stop()
+
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == requests == 10
+    keys = {"op", "vm", "start", "end", "status", "request", "rebooted", "installedKbs"}
+    assert all(keys <= line.keys() for line in lines)
+    summary = [(line["op"], line["status"], line.get("httpStatus")) for line in lines]
+    assert summary == [
+        ("operations.get", "InProgress", 200),
+        ("operations.get", "InProgress", 202),
+        ("assessPatches", "Failed", 409),
+        ("virtualMachines.get", "Failed", 400),
+        ("virtualMachines.get", "Failed", 401),
+        ("virtualMachines.get", "Failed", 404),
+        ("subscriptions.list", "Succeeded", 200),
+        ("unknown", "Failed", 404),
+        # The install's own line, with its result, when it ends (as before) ...
+        ("installPatches", "Succeeded", None),
+        # ... then the poll that saw it end.
+        ("operations.get", "Succeeded", 200),
+    ]
+    polls = [line for line in lines if line["op"] == "operations.get"]
+    assert {line["vm"] for line in polls} == {vm_id("web-01")}
+    assert {line["operation"] for line in polls} == {"installPatches"}
+    assert lines[2]["error"] == "OperationNotAllowed"
+    assert lines[3]["error"] == "MissingApiVersionParameter"
+    assert lines[4]["error"] == "AuthenticationFailed"
+    assert (lines[5]["vm"], lines[5]["error"]) == (vm_id("nope"), "ResourceNotFound")
+    assert (lines[7]["path"], lines[7]["error"]) == ("/nowhere", "InvalidResourceType")
+    install = lines[8]
+    assert (install["start"], install["end"]) == ("2026-12-09T03:00:00Z", "2026-12-09T03:40:00Z")
+    assert install["request"] == INSTALL
+    assert install["rebooted"] is True
+    assert install["installedKbs"]
+    assert all(line["start"] == "2026-12-09T03:00:00Z" for line in lines[:8])
+    assert lines[-1]["start"] == lines[-1]["end"] == "2026-12-09T03:40:00Z"
+
+
+def test_injected_faults_are_logged(simulate, tmp_path):
+    log = tmp_path / "operations.jsonl"
+    sim = simulate(
+        fleet_of(windows_vm("web-01")), log_path=log, faults=FaultConfig(error_rate=1.0, seed=3)
+    )
+    with pytest.raises(HttpResponseError):
+        compute(sim, retry_total=2, retry_backoff_factor=0).virtual_machines.get("rg-app", "web-01")
+    requests = sim.state.requests
+    sim.stop()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == requests == 3
+    for line in lines:
+        assert (line["op"], line["vm"], line["status"]) == (
+            "virtualMachines.get",
+            vm_id("web-01"),
+            "Failed",
+        )
+        assert line["httpStatus"] in (500, 503)
+        assert line["error"] in ("InternalServerError", "ServiceUnavailable")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -126,7 +128,8 @@ def test_instance_view_power_agent_and_health(simulate):
 
 
 def test_update_turns_hotpatch_off_and_on(simulate):
-    sim = simulate(fleet_of(windows_vm("web-01"), windows_vm("plain", imageSku="2022-datacenter")))
+    plain = windows_vm("plain", imageSku="2022-datacenter", enableHotpatching=False)
+    sim = simulate(fleet_of(windows_vm("web-01"), plain))
     client = compute(sim)
     patch_off = {
         "properties": {
@@ -194,3 +197,131 @@ def test_unsupported_method_and_path(simulate):
     unknown = session.get(f"{sim.base_url}/subscriptions/{SUB_A}/resourceGroups?{API}")
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "InvalidResourceType"
+
+
+def _hotpatch(enabled: object) -> dict[str, Any]:
+    settings = {"patchSettings": {"enableHotpatching": enabled}}
+    return {"properties": {"osProfile": {"windowsConfiguration": settings}}}
+
+
+def test_hotpatch_vm_without_image_sku_in_the_fleet_can_be_updated(simulate):
+    vm = windows_vm("web-01")
+    del vm["imageSku"]  # optional in the fleet file
+    sim = simulate(fleet_of(vm))
+    client = compute(sim)
+    assert client.virtual_machines.get("rg-app", "web-01").storage_profile.image_reference.sku == (
+        "2022-datacenter-azure-edition"
+    )
+    tagged = client.virtual_machines.begin_update(
+        "rg-app", "web-01", {"tags": {"team": "web"}}
+    ).result()
+    assert tagged.tags == {"team": "web"}
+    assert tagged.os_profile.windows_configuration.patch_settings.enable_hotpatching is True
+    # The default SKU is an Azure Edition one: hotpatch can go off and on again.
+    client.virtual_machines.begin_update("rg-app", "web-01", _hotpatch(False)).result()
+    client.virtual_machines.begin_update("rg-app", "web-01", _hotpatch(True)).result()
+    assert sim.state.vm(vm_id("web-01")).enable_hotpatching is True
+
+
+def test_the_image_is_checked_only_when_hotpatch_is_turned_on(simulate):
+    # A VM the fleet gives hotpatch on a plain image keeps it through other updates ...
+    sim = simulate(fleet_of(windows_vm("web-01", imageSku="2022-datacenter")))
+    client = compute(sim)
+    client.virtual_machines.begin_update("rg-app", "web-01", {"tags": {"a": "b"}}).result()
+    client.virtual_machines.begin_update("rg-app", "web-01", _hotpatch(True)).result()
+    assert sim.state.vm(vm_id("web-01")).enable_hotpatching is True
+    # ... but once off, it cannot turn it back on with that image.
+    client.virtual_machines.begin_update("rg-app", "web-01", _hotpatch(False)).result()
+    with pytest.raises(HttpResponseError) as refused:
+        client.virtual_machines.begin_update("rg-app", "web-01", _hotpatch(True)).result()
+    assert refused.value.error.code == "InvalidParameter"
+    assert "2022-datacenter" in refused.value.error.message
+
+
+@pytest.mark.parametrize(
+    ("body", "target"),
+    [
+        ({"properties": {"osProfile": "x"}}, "properties.osProfile"),
+        ({"properties": "x"}, "properties"),
+        ({"properties": {"osProfile": {"windowsConfiguration": []}}}, None),
+        ({"properties": {"osProfile": {"windowsConfiguration": {"patchSettings": 3}}}}, None),
+        (
+            {
+                "properties": {
+                    "osProfile": {"windowsConfiguration": {"patchSettings": {"patchMode": 1}}}
+                }
+            },
+            None,
+        ),
+        (_hotpatch("yes"), None),
+        ({"tags": "x"}, "tags"),
+        ({"tags": {"team": 1}}, "tags"),
+        ([1, 2], None),
+    ],
+)
+def test_malformed_update_bodies_are_400_and_keep_the_connection(simulate, body, target):
+    sim = simulate(fleet_of(windows_vm("web-01")))
+    session = raw_session(sim)
+    answer = session.patch(f"{vm_url(sim, 'web-01')}?{API}", json=body)
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == "InvalidRequestContent"
+    if target is not None:
+        assert error["target"] == target
+    # The VM is unchanged, and the same connection still serves.
+    assert session.get(f"{vm_url(sim, 'web-01')}?{API}").json()["tags"] == {}
+    assert sim.state.vm(vm_id("web-01")).enable_hotpatching is True
+
+
+def test_an_unknown_patch_mode_is_invalid_parameter(simulate):
+    sim = simulate(fleet_of(linux_vm("db-01")))
+    body = {
+        "properties": {
+            "osProfile": {"linuxConfiguration": {"patchSettings": {"patchMode": "AutomaticByOS"}}}
+        }
+    }
+    answer = raw_session(sim).patch(f"{vm_url(sim, 'db-01')}?{API}", json=body)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "InvalidParameter"
+
+
+def test_an_unexpected_error_is_a_logged_500_not_a_dropped_connection(
+    simulate, monkeypatch, tmp_path
+):
+    log = tmp_path / "operations.jsonl"
+    sim = simulate(fleet_of(windows_vm("web-01")), log_path=log)
+
+    def broken(vm: Any, body: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(sim.state, "update_vm", broken)
+    session = raw_session(sim)
+    answer = session.patch(f"{vm_url(sim, 'web-01')}?{API}", json={"tags": {}})
+    assert answer.status_code == 500
+    assert answer.json()["error"]["code"] == "InternalServerError"
+    assert answer.headers["x-ms-request-id"]
+    assert session.get(f"{vm_url(sim, 'web-01')}?{API}").status_code == 200
+    sim.stop()
+    first = json.loads(log.read_text().splitlines()[0])
+    assert (first["op"], first["vm"], first["status"], first["httpStatus"], first["error"]) == (
+        "virtualMachines.update",
+        vm_id("web-01"),
+        "Failed",
+        500,
+        "InternalServerError",
+    )
+    assert "RuntimeError" in first["exception"]
+
+
+def test_unknown_resource_group_is_404_resource_group_not_found(simulate):
+    sim = simulate(fleet_of(windows_vm("web-01")))
+    client = compute(sim)
+    with pytest.raises(ResourceNotFoundError) as listing:
+        list(client.virtual_machines.list("rg-nope"))
+    assert listing.value.error.code == "ResourceGroupNotFound"
+    assert "rg-nope" in listing.value.error.message
+    with pytest.raises(ResourceNotFoundError) as getting:
+        client.virtual_machines.get("rg-nope", "web-01")
+    assert getting.value.error.code == "ResourceGroupNotFound"
+    # Group names compare case-insensitively, as the rest of ARM paths.
+    assert [vm.name for vm in client.virtual_machines.list("RG-APP")] == ["web-01"]
