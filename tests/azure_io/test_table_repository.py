@@ -581,3 +581,12 @@ def test_a_result_without_start_time_is_one_history_row_however_often_recorded(
     kinds = [entry.kind for entry in tables.history(vm, now=NOW + timedelta(hours=1), days=1)]
     assert sorted(kinds) == [HistoryKind.ASSESSMENT, HistoryKind.INSTALL]
     assert tables.history(vm, now=NOW + timedelta(days=3), days=1) == []
+
+
+def test_a_conditional_write_is_never_combined_with_another_write_of_its_row() -> None:
+    keys = {"PartitionKey": "p", "RowKey": "r"}
+    update = TableWrite("T", "update", {**keys, "a": 1}, etag="W/1")
+    with pytest.raises(ValueError, match="conditional"):
+        plan_transactions([TableWrite("T", "upsert", {**keys, "b": 1}), update])
+    with pytest.raises(ValueError, match="conditional"):
+        plan_transactions([TableWrite("T", "create", keys), TableWrite("T", "delete", keys)])
