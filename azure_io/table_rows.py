@@ -7,10 +7,9 @@ sorts RowKeys ascending, so the newest event of a VM comes first.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,8 +34,6 @@ _DOTNET_MAX_TICKS = 3_155_378_975_999_999_999  # DateTime.MaxValue.Ticks
 _TICKS_DIGITS = 19
 # A string property holds at most 64 KiB (32K UTF-16 characters); stay well under it.
 _MAX_PATCHES_JSON_CHARS = 30_000
-# RowKey marker of a history row keyed by the operation's identity instead of its time.
-UNTIMED_MARK = "id-"
 
 Entity = dict[str, Any]
 
@@ -58,32 +55,11 @@ def history_keys(vm_id: str, when: datetime) -> tuple[str, str]:
     return partition, f"{vm_key}~{inverted_ticks(when)}"
 
 
-def untimed_history_keys(vm_id: str, identity: str) -> tuple[str, str]:
-    """Keys of a history row whose operation has no start time: its identity replaces the
-    ticks (ARM's activity id, else a digest of the result), so a redelivery lands on the
-    same row. The marker sorts after every ticks key, outside the time ranges."""
-    partition, vm_key = vm_keys(vm_id)
-    return partition, f"{vm_key}~{UNTIMED_MARK}{identity.lower()}"
-
-
 def history_key_range(vm_id: str, *, since: datetime) -> tuple[str, str, str]:
     """(PartitionKey, lowest RowKey, highest RowKey) of a VM's history rows at or after since."""
     partition, vm_key = vm_keys(vm_id)
     prefix = f"{vm_key}~"
     return partition, prefix, prefix + inverted_ticks(since)
-
-
-def untimed_history_key_range(vm_id: str) -> tuple[str, str, str]:
-    """(PartitionKey, lowest RowKey, RowKey just above) of a VM's untimed history rows."""
-    partition, vm_key = vm_keys(vm_id)
-    prefix = f"{vm_key}~{UNTIMED_MARK}"
-    return partition, prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
-def result_digest(result: AssessmentResult | InstallResult) -> str:
-    """A stable identity of a result's content (for results without activity id or time)."""
-    text = json.dumps(asdict(result), default=str, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def utc(when: datetime) -> datetime:

@@ -58,9 +58,6 @@ from azure_io.table_rows import (
     history_keys,
     install_columns,
     install_from_columns,
-    result_digest,
-    untimed_history_key_range,
-    untimed_history_keys,
     utc,
     vm_keys,
 )
@@ -227,10 +224,10 @@ class PatchTables:
     ) -> None:
         """One history row per result, keyed by its event time, and the VM's latest columns.
 
-        A result without a start time is dated by ``recorded_at`` and its history row is
-        keyed by the operation's identity (activity id, else a digest of the result), so a
-        redelivery still lands on the same row. Only the newest result of each VM, and
-        only when newer than what the VM's row holds, updates VmPatchState.
+        A result without a start time is dated by ``recorded_at``; callers pass a moment that
+        a repeated delivery repeats too (the orchestrator's replay-safe clock), so the row's
+        key (CONTRACTS.md section 7: inverted ticks) is the same. Only the newest result of
+        each VM, and only when newer than what the VM's row holds, updates VmPatchState.
         """
         recorded_at = utc(recorded_at)
         history: list[TableWrite] = []
@@ -238,12 +235,7 @@ class PatchTables:
         for result in results:
             at = utc(result.started_at or recorded_at)
             columns = {"vmId": result.vm_id, "recordedAt": recorded_at, **columns_of(result, at)}
-            keys = (
-                history_keys(result.vm_id, at)
-                if result.started_at is not None
-                else untimed_history_keys(result.vm_id, result.activity_id or result_digest(result))
-            )
-            history.append(_upsert(table, keys, columns))
+            history.append(_upsert(table, history_keys(result.vm_id, at), columns))
             state = vm_keys(result.vm_id)
             if state not in newest or newest[state][time_column] <= at:
                 newest[state] = {"PartitionKey": state[0], "RowKey": state[1], **columns}
@@ -384,24 +376,12 @@ class PatchTables:
             raise ValueError(f"days must be from 1 to {HISTORY_DAYS}, not {days}")
         since = utc(now) - timedelta(days=days)
         partition, low, high = history_key_range(vm_id, since=since)
-        _, untimed_low, untimed_above = untimed_history_key_range(vm_id)
-        # Rows keyed by time, by key range; rows keyed by identity, by their time column.
-        query = (
-            "PartitionKey eq @partition and ( ( RowKey ge @low and RowKey le @high ) or "
-            "( RowKey ge @untimedLow and RowKey lt @untimedAbove and {column} ge @since ) )"
-        )
-        parameters = {
-            "partition": partition,
-            "low": low,
-            "high": high,
-            "untimedLow": untimed_low,
-            "untimedAbove": untimed_above,
-            "since": since,
-        }
+        query = "PartitionKey eq @partition and RowKey ge @low and RowKey le @high"
+        parameters = {"partition": partition, "low": low, "high": high}
         entries = [
             HistoryEntry(HistoryKind.ASSESSMENT, assessment.started_at, assessment=assessment)
             for row in self._service.get_table_client(ASSESSMENTS_TABLE).query_entities(
-                query.format(column="assessmentAt"), parameters=parameters
+                query, parameters=parameters
             )
             if (assessment := assessment_from_columns(row)) and assessment.started_at
         ]
@@ -413,7 +393,7 @@ class PatchTables:
                 cycle=row.get("installCycle") or None,
             )
             for row in self._service.get_table_client(INSTALLATIONS_TABLE).query_entities(
-                query.format(column="installAt"), parameters=parameters
+                query, parameters=parameters
             )
             if (install := install_from_columns(row)) and install.started_at
         ]
