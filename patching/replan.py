@@ -89,6 +89,11 @@ def replan(
         phases.append(Phase(index, regions, opened, from_minute(end), retry))
 
     now_minute = minute_ceil(now)
+
+    def after_last_phase() -> int:
+        """A later phase opens a health gate after the last one, and never in the past."""
+        return max(minute_ceil(phases[-1].end) + workload.gate, now_minute)
+
     in_progress = plan.phases[current]
     todo_now = [
         a
@@ -98,15 +103,12 @@ def replan(
     schedule(current, in_progress.regions, todo_now, now_minute, retry=in_progress.retry)
     for phase in plan.phases[current + 1 :]:
         todo = [a for a in plan.assignments if a.phase == phase.index]
-        opens = minute_ceil(phases[-1].end) + workload.gate
-        schedule(phase.index, phase.regions, todo, opens, retry=phase.retry)
+        schedule(phase.index, phase.regions, todo, after_last_phase(), retry=phase.retry)
 
     catch_up = [by_key[k] for k in sorted(missed_keys) if by_key[k].phase < current]
     for group in _retry_groups(catch_up, workload):
-        index = len(phases)
-        opens = minute_ceil(phases[-1].end) + workload.gate
         regions = tuple(sorted({workload.targets[jobs[a.vm.lower()].index].region for a in group}))
-        schedule(index, regions, group, opens, retry=True)
+        schedule(len(phases), regions, group, after_last_phase(), retry=True)
     return assemble_plan(
         cycle, phases, assignments, plan.skipped, lower_bound_hours=plan.lower_bound_hours
     )

@@ -152,6 +152,7 @@ class RegionScheduler:
         self._running: list[tuple[int, int, Job]] = []
         self._pointer: dict[int, int] = {}
         self._active: set[int] = set()
+        self._zones_now: tuple[str | None, ...] = (None,)
         self._load(jobs)
         for fixed_slot in fixed:
             if fixed_slot.end > start:
@@ -281,6 +282,7 @@ class RegionScheduler:
         self._active = set(active)
         zone = self._zone if self._zone is not None else self._pick_zone(active)
         zones: tuple[str | None, ...] = (None,) if zone is None else (None, zone)
+        self._zones_now = zones
         started = False
         for sub, by_class in self._heaps.items():
             room = self._batch_caps[sub] - self._sub_running[sub]
@@ -395,7 +397,7 @@ class RegionScheduler:
         zone = lane.key[2]
         return (
             lane.key[1] in self._active
-            and (zone is None or self._zone is None or zone == self._zone)
+            and zone in self._zones_now
             and self._sub_running[lane.key[0]] < self._batch_caps[lane.key[0]]
         )
 

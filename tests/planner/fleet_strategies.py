@@ -77,11 +77,15 @@ def fleets(draw: st.DrawFn, *, max_vms: int = 90, generous: bool = False) -> dic
         if draw(st.integers(0, 3)) == 0:
             size = draw(st.integers(1, min(50, budget - len(vms))))
             domains = draw(st.integers(1, 5))
+            # Azure keeps sets out of zones, but a fleet file may say both: plan it anyway.
+            zoned = draw(st.integers(0, 4)) == 0
             set_id = f"/subscriptions/{subscription}/resourceGroups/rg/providers/Microsoft.Compute/availabilitySets/as{len(vms)}"
             for member in range(size):
                 vm = new_vm(region, subscription)
                 vm["availabilitySet"] = set_id
                 vm["updateDomain"] = draw(st.integers(0, domains - 1)) if member else 0
+                if zoned:
+                    vm["zone"] = draw(st.sampled_from(["1", "2", "3"]))
                 vms.append(vm)
         else:
             vm = new_vm(region, subscription)
