@@ -63,6 +63,10 @@ def _plan(arguments: argparse.Namespace, cycle_id: str) -> Plan:
         )
     except ValueError as error:
         raise UsageError(f"--cycle: {error}") from error
+    if cycle_id_of(cycle.release.released_at) != cycle.id:
+        raise UsageError(
+            f"--released-at: {format_time(cycle.release.released_at)} is not in cycle {cycle.id}"
+        )
     return plan_cycle(fleet, cycle, now=getattr(arguments, "now", None), policy=policy)
 
 

@@ -125,10 +125,9 @@ def _dominant(chains: set[Chain]) -> list[Chain]:
 class RegionBound:
     """Earliest possible finish of one region when it may start at a given minute."""
 
-    def __init__(self, chains: list[Chain], classes: Sequence[WindowClass], slot: int) -> None:
+    def __init__(self, chains: list[Chain], classes: Sequence[WindowClass]) -> None:
         self._chains = chains
         self._classes = classes
-        self._slot = slot
         self._cache: dict[int, int] = {}
 
     def finish(self, start: int) -> int:
@@ -144,6 +143,8 @@ class RegionBound:
         Overlapping occurrences extend the span being packed, so windows that
         together cover whole days never need to be merged up front.
         """
+        # Slots are as long as their class allows; the shortest of the chain's keeps it a bound.
+        slot = min(self._classes[c].slot for c in chain.classes)
         remaining = chain.length
         cursor = start
         span_end = start
@@ -151,8 +152,8 @@ class RegionBound:
             if opens > span_end:
                 cursor = max(cursor, opens)
             span_end = max(span_end, closes)
-            take = min(max(0, (span_end - cursor) // self._slot), remaining)
-            cursor += take * self._slot
+            take = min(max(0, (span_end - cursor) // slot), remaining)
+            cursor += take * slot
             remaining -= take
             if remaining == 0:
                 return cursor

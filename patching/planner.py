@@ -42,6 +42,7 @@ class Workload:
     def __init__(self, fleet: Fleet, policy: PlanningPolicy, since: datetime) -> None:
         self.policy = policy
         self.targets: list[VmTarget] = []
+        self.jobs: list[Job] = []
         self.skipped: list[Skip] = []
         self.classes: list[WindowClass] = []
         self.jobs_by_region: dict[str, list[Job]] = defaultdict(list)
@@ -51,13 +52,12 @@ class Workload:
         self._schedules: dict[tuple[str, int, Tactics], dict[int, int]] = {}
         class_index: dict[tuple[str, str], int] = {}
         for vm in fleet.vms:
+            # A set's cap counts all its VMs (CONTRACTS.md rule 3: the set's size), the
+            # batch cap only the enrolled ones (rule 5).
+            if vm.availability_set_key is not None:
+                self.set_sizes[vm.region][vm.availability_set_key] += 1
             reason = skip_reason(vm)
             window = fleet.window_tag(vm) or policy.default_window
-            if reason is None and window.nominal_minutes < policy.slot_minutes:
-                reason = (
-                    f"off-peak window {window} is shorter than the "
-                    f"{policy.slot_minutes}-minute install slot"
-                )
             if reason is not None:
                 self.skipped.append(Skip(vm.id, reason))
                 continue
@@ -70,7 +70,7 @@ class Workload:
             key = (zone.key, str(window))
             if key not in class_index:
                 class_index[key] = len(self.classes)
-                self.classes.append(WindowClass(zone, window, since))
+                self.classes.append(WindowClass(zone, window, since, policy.slot_minutes))
             job = Job(
                 index=len(self.targets),
                 subscription=vm.subscription_id,
@@ -80,14 +80,12 @@ class Workload:
                 window_class=class_index[key],
             )
             self.targets.append(vm)
+            self.jobs.append(job)
             self.jobs_by_region[vm.region].append(job)
             self.batch_sizes[vm.region][job.subscription] += 1
-            if job.set_key is not None:
-                self.set_sizes[vm.region][job.set_key] += 1
 
-    @property
-    def slot(self) -> int:
-        return self.policy.slot_minutes
+    def slot_of(self, job_index: int) -> int:
+        return self.classes[self.jobs[job_index].window_class].slot
 
     @property
     def gate(self) -> int:
@@ -101,7 +99,6 @@ class Workload:
             region: RegionBound(
                 region_chains(jobs, self.batch_sizes[region], self.set_sizes[region]),
                 self.classes,
-                self.slot,
             )
             for region, jobs in self.jobs_by_region.items()
         }
@@ -121,7 +118,6 @@ class Workload:
         scheduler = RegionScheduler(
             jobs,
             start=start,
-            slot=self.slot,
             classes=self.classes,
             batch_sizes=self.batch_sizes[region],
             set_sizes=self.set_sizes[region],
@@ -207,7 +203,7 @@ def _schedule_layout(
         for starts in workload.schedule_phase(regions, phase_start).values():
             for job_index, slot_start in starts.items():
                 assignments.append(assignment_for(workload, cycle, job_index, index, slot_start))
-                phase_end = max(phase_end, slot_start + workload.slot)
+                phase_end = max(phase_end, slot_start + workload.slot_of(job_index))
         phases.append(Phase(index, regions, from_minute(phase_start), from_minute(phase_end)))
     return phases, assignments
 
@@ -221,7 +217,7 @@ def assignment_for(
         vm=vm.id,
         phase=phase,
         start=from_minute(start),
-        end=from_minute(start + workload.slot),
+        end=from_minute(start + workload.slot_of(job_index)),
         reboot_setting=settings.reboot_setting,
         exclude_kbs_requiring_reboot=settings.exclude_kbs_requiring_reboot,
     )

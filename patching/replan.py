@@ -53,11 +53,7 @@ def replan(
         return plan_cycle(fleet, cycle, now=now, policy=policy)
 
     workload = Workload(fleet, policy, min(cycle.release.released_at, now))
-    jobs = {
-        workload.targets[job.index].key: job
-        for region_jobs in workload.jobs_by_region.values()
-        for job in region_jobs
-    }
+    jobs = {workload.targets[job.index].key: job for job in workload.jobs}
     unknown = sorted(by_key.keys() - jobs.keys())
     if unknown:
         raise ReplanError(f"{unknown[0]} is in the plan but not enrolled in the fleet")
@@ -84,7 +80,7 @@ def replan(
             starts = workload.schedule(region, by_region[region], opens, in_region)
             for job_index, slot_start in starts.items():
                 assignments.append(assignment_for(workload, cycle, job_index, index, slot_start))
-                end = max(end, slot_start + workload.slot)
+                end = max(end, slot_start + workload.slot_of(job_index))
         opened = plan.phases[current].start if index == current else from_minute(opens)
         phases.append(Phase(index, regions, opened, from_minute(end), retry))
 

@@ -127,7 +127,6 @@ class RegionScheduler:
         jobs: Sequence[Job],
         *,
         start: int,
-        slot: int,
         classes: Sequence[WindowClass],
         batch_sizes: dict[str, int],
         set_sizes: dict[str, int],
@@ -135,7 +134,6 @@ class RegionScheduler:
         tactics: Tactics = TACTICS[0],
     ) -> None:
         self._tactics = tactics
-        self._slot = slot
         self._start = start
         self._classes = classes
         self._batch_caps = {sub: batch_cap(size) for sub, size in batch_sizes.items()}
@@ -247,10 +245,10 @@ class RegionScheduler:
             if self._zone_running == 0:
                 self._zone = None
             active, next_openings = self._active_classes(now)
-            started = self._start_jobs(now, active, starts)
+            self._start_jobs(now, active, starts)
             wakeups = list(next_openings)
-            if started or self._running:
-                wakeups.append(self._running[0][0] if self._running else now + self._slot)
+            if self._running:
+                wakeups.append(self._running[0][0])
             for moment in wakeups:
                 if moment not in queued:
                     queued.add(moment)
@@ -266,7 +264,7 @@ class RegionScheduler:
             windows = self._classes[window_class]
             index = self._pointer.get(window_class, 0)
             opens, closes = windows.occurrence(index)
-            while closes - self._slot < now:
+            while closes - windows.slot < now:
                 index += 1
                 opens, closes = windows.occurrence(index)
             self._pointer[window_class] = index
@@ -276,14 +274,13 @@ class RegionScheduler:
                 openings.append(opens)
         return active, openings
 
-    def _start_jobs(self, now: int, active: list[int], starts: dict[int, int]) -> bool:
+    def _start_jobs(self, now: int, active: list[int], starts: dict[int, int]) -> None:
         if not active:
-            return False
+            return
         self._active = set(active)
         zone = self._zone if self._zone is not None else self._pick_zone(active)
         zones: tuple[str | None, ...] = (None,) if zone is None else (None, zone)
         self._zones_now = zones
-        started = False
         for sub, by_class in self._heaps.items():
             room = self._batch_caps[sub] - self._sub_running[sub]
             if room <= 0:
@@ -295,8 +292,7 @@ class RegionScheduler:
                 if (heap := by_class.get(window_class, {}).get(zone_key))
             ]
             if heaps:
-                started = self._take(now, heaps, room, starts) or started
-        return started
+                self._take(now, heaps, room, starts)
 
     def _pick_zone(self, active: list[int]) -> str | None:
         """With no zone in progress, open the one with most work that can start now."""
@@ -317,8 +313,7 @@ class RegionScheduler:
         heaps: list[list[tuple[float, int, _Lane]]],
         room: int,
         starts: dict[int, int],
-    ) -> bool:
-        took = False
+    ) -> None:
         deferred: list[_Lane] = []
         while room > 0:
             heaps = [heap for heap in heaps if heap]
@@ -329,10 +324,9 @@ class RegionScheduler:
             chosen = self._choose(lane, room, now)
             for job in chosen:
                 starts[job.index] = now
-                self._occupy(job, now + self._slot)
+                self._occupy(job, now + self._classes[job.window_class].slot)
                 self._account(job)
             room -= len(chosen)
-            took = took or bool(chosen)
             if lane.size:
                 if lane.set_state is not None and not self._set_can_take(lane, now):
                     lane.set_state.parked.append(lane)
@@ -340,7 +334,6 @@ class RegionScheduler:
                     deferred.append(lane)
         for lane in deferred:
             self._push(lane)
-        return took
 
     def _choose(self, lane: _Lane, room: int, now: int) -> list[Job]:
         state = lane.set_state
@@ -352,7 +345,9 @@ class RegionScheduler:
         domain = state.running_domain
         if domain is None:
             domain = self._opening_domain(state, now, lane)
-        elif not state.may_join(domain, now + self._slot, eager=self._tactics.eager_joins):
+        elif not state.may_join(
+            domain, now + self._lane_slot(lane), eager=self._tactics.eager_joins
+        ):
             return []
         chosen = self._pop_from(lane, domain, min(room, allowed))
         if chosen:
@@ -393,6 +388,9 @@ class RegionScheduler:
         state.opening = (now, domain)
         return domain
 
+    def _lane_slot(self, lane: _Lane) -> int:
+        return self._classes[lane.key[1]].slot
+
     def _can_start(self, lane: _Lane) -> bool:
         zone = lane.key[2]
         return (
@@ -420,7 +418,7 @@ class RegionScheduler:
         if domain is None:
             return True
         return bool(lane.by_domain.get(domain)) and state.may_join(
-            domain, now + self._slot, eager=self._tactics.eager_joins
+            domain, now + self._lane_slot(lane), eager=self._tactics.eager_joins
         )
 
     def _account(self, job: Job) -> None:

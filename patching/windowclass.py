@@ -29,13 +29,15 @@ def from_minute(minute: int) -> datetime:
 
 
 class WindowClass:
-    """The occurrences, in epoch minutes, of one window in one zone, produced on demand."""
+    """The occurrences, in epoch minutes, of one window in one zone, produced on demand, and
+    the install slot its VMs get: the planned slot, or the whole window when it is shorter."""
 
-    __slots__ = ("_next_day", "occurrences", "window", "zone")
+    __slots__ = ("_next_day", "occurrences", "slot", "window", "zone")
 
-    def __init__(self, zone: ZoneInfo, window: OffPeakWindow, since: datetime) -> None:
+    def __init__(self, zone: ZoneInfo, window: OffPeakWindow, since: datetime, slot: int) -> None:
         self.zone = zone
         self.window = window
+        self.slot = min(slot, window.nominal_minutes)
         self.occurrences: list[tuple[int, int]] = []
         self._next_day = since.astimezone(zone).date() - timedelta(days=1)
 
@@ -51,12 +53,3 @@ class WindowClass:
         while index >= len(self.occurrences):
             self.extend()
         return self.occurrences[index]
-
-    def first_fit(self, earliest: int, slot: int) -> int:
-        """Index of the first occurrence in which a slot starting at or after `earliest` fits."""
-        index = 0
-        while True:
-            opens, closes = self.occurrence(index)
-            if closes - slot >= max(opens, earliest):
-                return index
-            index += 1

@@ -123,6 +123,11 @@ CASES = {
     "bad cycle": (None, ["--cycle", "2026-13"], "YYYY-MM"),
     "bad released-at": (None, ["--released-at", "2026-12-08 10:00"], "--released-at"),
     "naive now": (None, ["--now", "2026-12-10T00:00:00"], "--now"),
+    "release outside the cycle": (
+        None,
+        ["--released-at", "2027-01-05T18:00:00Z"],
+        "not in cycle 2026-12",
+    ),
 }
 
 

@@ -59,7 +59,7 @@ def test_floor_and_ceil_bracket_every_instant(moment):
 
 def night_class(zone: str = "UTC", since: datetime | None = None) -> WindowClass:
     return WindowClass(
-        ZoneInfo(zone), OffPeakWindow.parse("22:00-06:00"), since or utc(2026, 1, 10)
+        ZoneInfo(zone), OffPeakWindow.parse("22:00-06:00"), since or utc(2026, 1, 10), 90
     )
 
 
@@ -72,43 +72,34 @@ def test_occurrences_start_with_the_night_open_at_since():
 
 def test_occurrences_are_in_the_class_zone():
     windows = WindowClass(
-        ZoneInfo("Asia/Kolkata"), OffPeakWindow.parse("22:00-06:00"), utc(2026, 6, 1)
+        ZoneInfo("Asia/Kolkata"), OffPeakWindow.parse("22:00-06:00"), utc(2026, 6, 1), 90
     )
     assert windows.occurrence(1) == (minute_of(2026, 6, 1, 16, 30), minute_of(2026, 6, 2, 0, 30))
 
 
-def test_first_fit_uses_the_open_window_when_the_slot_still_fits():
+def test_far_occurrences_are_produced_on_demand():
     windows = night_class()
-    assert windows.first_fit(minute_of(2026, 1, 10), 90) == 0
-    # the slot ends exactly when the window closes
-    assert windows.first_fit(minute_of(2026, 1, 10, 4, 30), 90) == 0
-
-
-def test_first_fit_moves_on_when_the_slot_would_overrun_the_window():
-    windows = night_class()
-    assert windows.first_fit(minute_of(2026, 1, 10, 4, 31), 90) == 1
-    assert windows.first_fit(minute_of(2026, 1, 10, 12), 90) == 1
-
-
-def test_first_fit_before_a_window_opens_waits_for_it():
-    windows = night_class()
-    assert windows.first_fit(minute_of(2026, 1, 1), 90) == 0
-    assert windows.first_fit(minute_of(2026, 1, 9, 21), 480) == 0
-    assert windows.first_fit(minute_of(2026, 1, 9, 22, 1), 480) == 1
-
-
-def test_first_fit_far_ahead_extends_the_occurrences():
-    windows = night_class()
-    index = windows.first_fit(minute_of(2026, 4, 1, 12), 60)
-    opens, closes = windows.occurrence(index)
+    opens, closes = windows.occurrence(82)
     assert opens == minute_of(2026, 4, 1, 22)
     assert closes - opens == 480
 
 
-def test_first_fit_skips_the_short_spring_forward_night():
+def test_the_short_spring_forward_night_is_an_hour_shorter():
     # 22:00-06:00 in Los Angeles: 8 h a night, but 7 h on the night of 2026-03-07
     windows = night_class("America/Los_Angeles", since=utc(2026, 3, 7, 12))
-    index = windows.first_fit(minute_of(2026, 3, 7, 12), 7 * 60 + 30)
-    opens, closes = windows.occurrence(index)
-    assert closes - opens == 8 * 60
-    assert opens == minute_of(2026, 3, 9, 5)  # 22:00 PDT on 2026-03-08
+    lengths = [closes - opens for opens, closes in (windows.occurrence(i) for i in range(4))]
+    assert lengths == [8 * 60, 7 * 60, 8 * 60, 8 * 60]
+
+
+@pytest.mark.parametrize(
+    ("window", "planned", "slot"),
+    [
+        ("22:00-06:00", 90, 90),
+        ("01:00-02:30", 90, 90),
+        ("01:00-01:45", 90, 45),
+        ("23:50-00:10", 90, 20),
+    ],
+)
+def test_the_slot_is_the_planned_one_or_the_whole_window_when_shorter(window, planned, slot):
+    windows = WindowClass(ZoneInfo("UTC"), OffPeakWindow.parse(window), utc(2026, 1, 10), planned)
+    assert windows.slot == slot

@@ -81,6 +81,7 @@ def check_plan(
     assert assigned.keys() | skipped.keys() == vms.keys(), "not every VM appears exactly once"
     for key, skip in skipped.items():
         assert skip["reason"], f"{key} skipped without a reason"
+        assert vms[key]["patchMode"] != "AutomaticByPlatform", f"{key} is enrolled, not skipped"
     for key in assigned:
         assert vms[key]["patchMode"] == "AutomaticByPlatform", f"{key} is not enrolled"
 
@@ -120,13 +121,18 @@ def check_plan(
             by_region_zone[region].append(key)
         by_sub_region[(key.split("/")[2], region)].append(key)
 
-    for members in by_set.values():
-        cap = 1 if len(members) < 10 else max(1, len(members) // 5)
+    set_sizes: dict[str, int] = defaultdict(int)
+    for vm in fleet["vms"]:
+        if vm.get("availabilitySet"):
+            set_sizes[vm["availabilitySet"].lower()] += 1
+    for set_key, members in by_set.items():
+        size = set_sizes[set_key]  # every VM of the set, enrolled or not
+        cap = 1 if size < 10 else max(1, size // 5)
         for key in members:
             concurrent = [o for o in members if _overlap(slots[key], slots[o])]
             domains = {vms[o]["updateDomain"] for o in concurrent}
             assert len(domains) == 1, f"rule 3: {key} overlaps another update domain"
-            _assert_cap(concurrent, slots, cap, f"rule 3: set of {len(members)} around {key}")
+            _assert_cap(concurrent, slots, cap, f"rule 3: set of {size} around {key}")
     for members in by_region_zone.values():
         for key in members:
             zones = {vms[o]["zone"] for o in members if _overlap(slots[key], slots[o])}

@@ -79,3 +79,10 @@ def test_standalone_vms_fill_the_capacity_that_sets_and_zones_leave() -> None:
     plan = _plan(vms)
     assert _rounds(plan) == 5
     assert plan["makespanHours"] == plan["lowerBoundHours"]
+
+
+def test_a_window_shorter_than_the_slot_gets_a_slot_as_long_as_the_window() -> None:
+    plan = _plan([_vm("tight", tags={"timeZone": "UTC", "patchWindow": "01:00-01:45"})])
+    [slot] = plan["assignments"]
+    assert plan["skipped"] == []
+    assert (slot["start"][11:], slot["end"][11:]) == ("01:00:00Z", "01:45:00Z")
