@@ -35,7 +35,9 @@ examples: setup
 	$(PY) scripts/make_examples.py
 
 bench: setup
-	$(PY) -m bench
+	$(PY) -m bench.bench_planner
+	$(PY) -m bench.bench_tables
+	$(PY) -m bench.bench_fleetsim
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis
