@@ -147,17 +147,6 @@ class Cycle:
 
 
 @dataclass(frozen=True, slots=True)
-class Interval:
-    """A half-open span [start, end) of UTC time."""
-
-    start: datetime
-    end: datetime
-
-    def contains(self, other: Interval) -> bool:
-        return self.start <= other.start and other.end <= self.end
-
-
-@dataclass(frozen=True, slots=True)
 class Phase:
     index: int
     regions: tuple[str, ...]

@@ -220,6 +220,7 @@ def assignment_for(
         end=from_minute(start + workload.slot_of(job_index)),
         reboot_setting=settings.reboot_setting,
         exclude_kbs_requiring_reboot=settings.exclude_kbs_requiring_reboot,
+        classifications=settings.classifications,
     )
 
 

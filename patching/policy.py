@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from patching.models import (
     CYCLE_CLASSIFICATIONS,
+    Classification,
     OsType,
     PatchMode,
     RebootSetting,
@@ -36,7 +37,7 @@ def is_hotpatch_enabled(vm: VmTarget) -> bool:
 class InstallSettings:
     reboot_setting: RebootSetting
     exclude_kbs_requiring_reboot: bool
-    classifications: tuple[str, ...] = tuple(c.value for c in CYCLE_CLASSIFICATIONS)
+    classifications: tuple[Classification, ...] = CYCLE_CLASSIFICATIONS
 
 
 def cycle_install_settings(vm: VmTarget, kind: ReleaseKind) -> InstallSettings:
