@@ -5,8 +5,9 @@ Parsing is pure: it takes the decoded JSON document, never a path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from types import MappingProxyType
 from typing import Any
 
@@ -124,7 +125,15 @@ FLEET_SCHEMA: dict[str, Any] = {
     },
 }
 
-_validate = fastjsonschema.compile(FLEET_SCHEMA)
+
+@cache
+def _validator() -> Callable[[Any], Any]:
+    """The schema compiled once, when the first fleet is read (not at import)."""
+    return fastjsonschema.compile(FLEET_SCHEMA)
+
+
+# Windows were checked when the fleet was read; a fleet has few distinct tags.
+_parse_window = cache(OffPeakWindow.parse)
 
 
 class FleetError(ValueError):
@@ -139,13 +148,13 @@ class Fleet:
 
     def window_tag(self, vm: VmTarget) -> OffPeakWindow | None:
         tag = vm.tags.get("patchWindow")
-        return OffPeakWindow.parse(tag) if tag else None
+        return _parse_window(tag) if tag else None
 
 
 def parse_fleet(document: Any) -> Fleet:
     """Validate a decoded fleet document and build its targets; FleetError on the first problem."""
     try:
-        _validate(document)
+        _validator()(document)
     except fastjsonschema.JsonSchemaValueException as error:
         raise FleetError(_schema_message(error)) from error
     regions = merge_regions(_region_entries(document.get("regions", [])))
