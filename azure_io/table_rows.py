@@ -8,10 +8,10 @@ sorts RowKeys ascending, so the newest event of a VM comes first.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from azure_io.arm_ids import parse_vm_id
 from azure_io.patch_results import (
@@ -28,6 +28,8 @@ INSTALLATIONS_TABLE = "PatchInstallations"
 CYCLES_TABLE = "PatchCycles"
 ALL_TABLES = (VM_STATE_TABLE, ASSESSMENTS_TABLE, INSTALLATIONS_TABLE, CYCLES_TABLE)
 CYCLES_PARTITION = "cycle"
+ASSESSMENT_TIME_COLUMN = "assessmentAt"
+INSTALL_TIME_COLUMN = "installAt"
 
 _DOTNET_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 _DOTNET_MAX_TICKS = 3_155_378_975_999_999_999  # DateTime.MaxValue.Ticks
@@ -36,6 +38,7 @@ _TICKS_DIGITS = 19
 _MAX_PATCHES_JSON_CHARS = 30_000
 
 Entity = dict[str, Any]
+_Result = TypeVar("_Result", AssessmentResult, InstallResult)
 
 
 def vm_keys(vm_id: str) -> tuple[str, str]:
@@ -81,7 +84,7 @@ def assessment_columns(result: AssessmentResult, *, at: datetime) -> Entity:
     ]
     patches_json, truncated = _capped_json(patches)
     return {
-        "assessmentAt": at,
+        ASSESSMENT_TIME_COLUMN: at,
         "assessmentStatus": result.status,
         "assessmentRebootPending": result.reboot_pending,
         "assessmentCriticalAndSecurityCount": result.critical_and_security_patch_count,
@@ -109,7 +112,7 @@ def assessment_from_columns(entity: Mapping[str, Any]) -> AssessmentResult | Non
     return AssessmentResult(
         vm_id=entity["vmId"],
         status=entity["assessmentStatus"],
-        started_at=utc(entity["assessmentAt"]),
+        started_at=utc(entity[ASSESSMENT_TIME_COLUMN]),
         reboot_pending=entity["assessmentRebootPending"],
         critical_and_security_patch_count=int(entity["assessmentCriticalAndSecurityCount"]),
         other_patch_count=int(entity["assessmentOtherCount"]),
@@ -131,7 +134,7 @@ def install_columns(result: InstallResult, *, at: datetime, cycle: str | None) -
     ]
     patches_json, truncated = _capped_json(patches)
     return {
-        "installAt": at,
+        INSTALL_TIME_COLUMN: at,
         "installCycle": cycle or "",
         "installStatus": result.status,
         "installRebootStatus": result.reboot_status or "",
@@ -163,7 +166,7 @@ def install_from_columns(entity: Mapping[str, Any]) -> InstallResult | None:
     return InstallResult(
         vm_id=entity["vmId"],
         status=entity["installStatus"],
-        started_at=utc(entity["installAt"]),
+        started_at=utc(entity[INSTALL_TIME_COLUMN]),
         reboot_status=entity["installRebootStatus"] or None,
         maintenance_window_exceeded=entity["installMaintenanceWindowExceeded"],
         installed_patch_count=int(entity["installInstalledCount"]),
@@ -213,6 +216,83 @@ def compliance_from_columns(entity: Mapping[str, Any]) -> ComplianceRecord | Non
         recorded_at=utc(entity["complianceAt"]),
         cycle=entity["complianceCycle"] or None,
     )
+
+
+def compliance_entity(record: ComplianceRecord) -> Entity:
+    """The columns a compliance record merges into its VM's VmPatchState row, with keys."""
+    partition, row = vm_keys(record.vm_id)
+    return {
+        "PartitionKey": partition,
+        "RowKey": row,
+        "vmId": record.vm_id,
+        "recordedAt": utc(record.recorded_at),
+        **compliance_columns(record),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRows:
+    """What recording a list of results writes.
+
+    One history row per result, and for each VM the newest result's columns for its
+    VmPatchState row, to be merged only when newer (by ``time_column``) than what the row
+    holds, so a VM's latest state moves only forward in event time.
+    """
+
+    history_table: str
+    time_column: str
+    history: tuple[Entity, ...]
+    latest: Mapping[tuple[str, str], Entity]
+
+
+def assessment_rows(results: Iterable[AssessmentResult], *, recorded_at: datetime) -> ResultRows:
+    return _result_rows(
+        ASSESSMENTS_TABLE,
+        ASSESSMENT_TIME_COLUMN,
+        results,
+        recorded_at,
+        lambda result, at: assessment_columns(result, at=at),
+    )
+
+
+def install_rows(
+    results: Iterable[InstallResult], *, cycle: str | None, recorded_at: datetime
+) -> ResultRows:
+    return _result_rows(
+        INSTALLATIONS_TABLE,
+        INSTALL_TIME_COLUMN,
+        results,
+        recorded_at,
+        lambda result, at: install_columns(result, at=at, cycle=cycle),
+    )
+
+
+def _result_rows(
+    table: str,
+    time_column: str,
+    results: Iterable[_Result],
+    recorded_at: datetime,
+    columns_of: Callable[[_Result, datetime], Entity],
+) -> ResultRows:
+    """The rows of ``results``, each dated by its start time.
+
+    A result without one is dated by ``recorded_at``; callers pass a moment that a
+    repeated delivery repeats too (the orchestrator's replay-safe clock), so the row's key
+    (inverted ticks of the event time) is the same. Of several results of one VM, the
+    newest is its latest (the last of equally new ones).
+    """
+    recorded_at = utc(recorded_at)
+    history: list[Entity] = []
+    latest: dict[tuple[str, str], Entity] = {}
+    for result in results:
+        at = utc(result.started_at or recorded_at)
+        columns = {"vmId": result.vm_id, "recordedAt": recorded_at, **columns_of(result, at)}
+        partition, row = history_keys(result.vm_id, at)
+        history.append({"PartitionKey": partition, "RowKey": row, **columns})
+        state = vm_keys(result.vm_id)
+        if state not in latest or latest[state][time_column] <= at:
+            latest[state] = {"PartitionKey": state[0], "RowKey": state[1], **columns}
+    return ResultRows(table, time_column, tuple(history), latest)
 
 
 @dataclass(frozen=True, slots=True)

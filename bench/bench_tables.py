@@ -4,21 +4,25 @@
 
 Each VM result is one assessment: a history row in PatchAssessments plus the VM's
 latest-state row in VmPatchState, so N results are 2N rows (and, both ways, one query per
-subscription reading the VMs' current event times). By default both ways write all N
-results; ``--single-sample`` writes only that many one by one, for a quicker run, and
-extrapolates linearly to N (the output says so).
+subscription reading the VMs' current event times). The batched way is the repository
+(``PatchTables``); the other sends the same rows itself, one request per row. By default
+both ways write all N results; ``--single-sample`` writes only that many one by one, for
+a quicker run, and extrapolates linearly to N (the output says so).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from azure.data.tables import TableServiceClient
+from azure.core import MatchConditions
+from azure.data.tables import TableEntity, TableServiceClient, UpdateMode
 
 from azure_io.patch_results import AssessmentResult, AvailablePatch
-from azure_io.table_rows import ALL_TABLES
+from azure_io.table_rows import ALL_TABLES, VM_STATE_TABLE, assessment_rows
 from azure_io.tables import PatchTables
 from devhost.azurite import AzuriteTables
 
@@ -46,17 +50,60 @@ def results(count: int) -> list[AssessmentResult]:
     ]
 
 
-def fresh_tables(service: TableServiceClient, *, batched: bool) -> PatchTables:
+def write_batched(service: TableServiceClient, batch: list[AssessmentResult]) -> None:
+    PatchTables(service).record_assessments(batch, recorded_at=NOW)
+
+
+def write_one_by_one(service: TableServiceClient, batch: list[AssessmentResult]) -> None:
+    """The rows ``PatchTables`` writes for ``batch``, each in a request of its own: the
+    history rows, then, after the same read of the VMs' current event times, each VM's
+    latest state created, or updated under the ETag it was read with if it is newer."""
+    rows = assessment_rows(batch, recorded_at=NOW)
+    history = service.get_table_client(rows.history_table)
+    for entity in rows.history:
+        history.upsert_entity(entity, mode=UpdateMode.MERGE)
+    state = service.get_table_client(VM_STATE_TABLE)
+    row_keys: dict[str, list[str]] = defaultdict(list)
+    for partition, row_key in rows.latest:
+        row_keys[partition].append(row_key)
+    current: dict[tuple[str, str], TableEntity] = {}
+    for partition, partition_rows in row_keys.items():
+        for entity in state.query_entities(
+            "PartitionKey eq @partition and RowKey ge @low and RowKey le @high",
+            parameters={
+                "partition": partition,
+                "low": min(partition_rows),
+                "high": max(partition_rows),
+            },
+            select=["PartitionKey", "RowKey", rows.time_column],
+        ):
+            current[(partition, entity["RowKey"])] = entity
+    for keys, entity in rows.latest.items():
+        existing = current.get(keys)
+        if existing is None:
+            state.create_entity(entity)
+            continue
+        seen_at = existing.get(rows.time_column)
+        if seen_at is None or seen_at < entity[rows.time_column]:
+            state.update_entity(
+                entity,
+                mode=UpdateMode.MERGE,
+                etag=existing.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+
+
+def timed_write(
+    service: TableServiceClient,
+    write: Callable[[TableServiceClient, list[AssessmentResult]], None],
+    batch: list[AssessmentResult],
+) -> float:
+    """Seconds ``write`` takes to record ``batch`` into freshly created tables."""
     for name in ALL_TABLES:
         service.delete_table(name)
-    tables = PatchTables(service, batched=batched)
-    tables.create_tables()
-    return tables
-
-
-def timed_write(tables: PatchTables, batch: list[AssessmentResult]) -> float:
+    PatchTables(service).create_tables()
     start = time.perf_counter()
-    tables.record_assessments(batch, recorded_at=NOW)
+    write(service, batch)
     return time.perf_counter() - start
 
 
@@ -75,8 +122,8 @@ def main() -> None:
 
     with AzuriteTables() as azurite:
         service = TableServiceClient.from_connection_string(azurite.connection_string)
-        batched_seconds = timed_write(fresh_tables(service, batched=True), all_results)
-        single_sample_seconds = timed_write(fresh_tables(service, batched=False), sample)
+        batched_seconds = timed_write(service, write_batched, all_results)
+        single_sample_seconds = timed_write(service, write_one_by_one, sample)
 
     single_seconds = single_sample_seconds * args.vms / len(sample)
     print(f"VM results: {args.vms} ({2 * args.vms} rows: history + latest state)")

@@ -1,0 +1,98 @@
+"""What the patch stores answer (a VM's view, its history, compliance counts), built from
+table rows the same way by every store, so their answers cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from azure_io.patch_results import AssessmentResult, InstallResult
+from azure_io.table_rows import (
+    ComplianceRecord,
+    assessment_from_columns,
+    compliance_from_columns,
+    install_from_columns,
+    utc,
+)
+
+HISTORY_DAYS = 30
+UNKNOWN_COMPLIANCE = "unknown"
+
+
+class HistoryKind(StrEnum):
+    ASSESSMENT = "assessment"
+    INSTALL = "install"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    kind: HistoryKind
+    at: datetime
+    assessment: AssessmentResult | None = None
+    install: InstallResult | None = None
+    cycle: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VmView:
+    """What the app knows of one VM: latest assessment, last install, compliance."""
+
+    vm_id: str
+    latest_assessment: AssessmentResult | None
+    latest_install: InstallResult | None
+    install_cycle: str | None
+    compliance: ComplianceRecord | None
+
+
+def vm_view_from_entity(entity: Mapping[str, Any]) -> VmView:
+    """The view of a VmPatchState row."""
+    return VmView(
+        vm_id=entity["vmId"],
+        latest_assessment=assessment_from_columns(entity),
+        latest_install=install_from_columns(entity),
+        install_cycle=entity.get("installCycle") or None,
+        compliance=compliance_from_columns(entity),
+    )
+
+
+def history_since(now: datetime, days: int) -> datetime:
+    """The start of a history of ``days`` (1-30) ending at ``now``."""
+    if not 1 <= days <= HISTORY_DAYS:
+        raise ValueError(f"days must be from 1 to {HISTORY_DAYS}, not {days}")
+    return utc(now) - timedelta(days=days)
+
+
+def history_from_rows(
+    assessment_rows: Iterable[Mapping[str, Any]], install_rows: Iterable[Mapping[str, Any]]
+) -> list[HistoryEntry]:
+    """Entries of a VM's history rows (each table's rows in key order), newest first."""
+    entries = [
+        HistoryEntry(HistoryKind.ASSESSMENT, assessment.started_at, assessment=assessment)
+        for row in assessment_rows
+        if (assessment := assessment_from_columns(row)) and assessment.started_at
+    ]
+    entries += [
+        HistoryEntry(
+            HistoryKind.INSTALL,
+            install.started_at,
+            install=install,
+            cycle=row.get("installCycle") or None,
+        )
+        for row in install_rows
+        if (install := install_from_columns(row)) and install.started_at
+    ]
+    return sorted(entries, key=lambda entry: entry.at, reverse=True)
+
+
+def count_compliance(state_rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """{subscription id: {compliance state: VM count}} of VmPatchState rows; VMs never
+    judged count as unknown."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in state_rows:
+        counts[row["PartitionKey"]][row.get("complianceState") or UNKNOWN_COMPLIANCE] += 1
+    return {subscription: dict(states) for subscription, states in counts.items()}
