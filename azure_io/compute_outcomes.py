@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from azure_io.errors import AzureIoError
 from azure_io.patch_results import AssessmentResult, InstallResult
 from patching.models import PowerState
 
@@ -89,7 +90,7 @@ InstallCheck = InProgress | InstallResult | OperationFailed | Throttled
 HealthCheck = HealthVerdict | Throttled
 
 
-class ArmCallError(RuntimeError):
+class ArmCallError(AzureIoError, RuntimeError):
     """An ARM call failed in a way no caller can act on but by reporting it."""
 
 

@@ -17,8 +17,11 @@ it (or the parts they need) down.
 | PATCH_INSTALL_SLOT_MINUTES | length of an install slot, 15-240 | 90 |
 | PATCH_ASSESSMENT_INTERVAL_HOURS | age after which a VM is assessed again, 1-720 | 72 |
 | PATCH_PLANNED_BASELINE_MONTHS | planned baseline months, comma-separated 1-12 | 1,4,7,10 |
-| PATCH_HEALTH_GATE_MINUTES | health watch after a phase, 0-1440 | 30 |
+| PATCH_HEALTH_GATE_MINUTES | health watch after a phase, 1-1440 | 30 |
 | PATCH_ERROR_BUDGET_PERCENT | failed share of a phase that halts the cycle, 0-100 | 10 |
+
+The planning defaults and their bounds are the domain's (`patching.defaults`), and the
+window syntax is `OffPeakWindow.parse`'s; settings hold those domain types.
 
 Set at most one of the two table variables; with neither, the app has no table storage
 (fine for commands that only plan) and ``Settings.require_table_storage`` refuses.
@@ -27,7 +30,6 @@ Set at most one of the two table variables; with neither, the app has no table s
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,13 +38,17 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from azure_io.errors import AzureIoError
+from patching import defaults
+from patching.defaults import Bounds
+from patching.windows import OffPeakWindow, WindowError
+
 _T = TypeVar("_T")
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
-_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
-class SettingsError(ValueError):
+class SettingsError(AzureIoError, ValueError):
     """A setting has a value the app cannot use; the message names the variable."""
 
 
@@ -68,54 +74,60 @@ class Settings:
     arm_retry_attempts: int = 3
     arm_retry_backoff_seconds: float = 0.5
     table_storage: TableStorage | None = None
-    off_peak_window: str = "22:00-06:00"
-    install_slot_minutes: int = 90
-    assessment_interval_hours: int = 72
-    planned_baseline_months: tuple[int, ...] = (1, 4, 7, 10)
-    health_gate_minutes: int = 30
-    error_budget_percent: float = 10.0
+    off_peak_window: OffPeakWindow = defaults.DEFAULT_WINDOW
+    install_slot_minutes: int = defaults.SLOT_MINUTES
+    assessment_interval_hours: int = defaults.ASSESSMENT_INTERVAL_HOURS
+    planned_baseline_months: tuple[int, ...] = defaults.PLANNED_BASELINE_MONTHS
+    health_gate_minutes: int = defaults.HEALTH_GATE_MINUTES
+    error_budget_percent: float = defaults.ERROR_BUDGET_PERCENT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Reads and validates every setting; ``environ`` defaults to the process environment."""
         env = os.environ if environ is None else environ
-        defaults = cls()
+        built = cls()
 
         def read(name: str, parse: Callable[[str, str], _T], default: _T) -> _T:
             raw = env.get(name, "").strip()
             return parse(name, raw) if raw else default
 
         return cls(
-            subscriptions=read("PATCH_SUBSCRIPTIONS", _subscriptions, defaults.subscriptions),
-            arm_endpoint=read("PATCH_ARM_ENDPOINT", _https_url, defaults.arm_endpoint),
-            arm_ca_bundle=read("PATCH_ARM_CA_BUNDLE", _existing_file, defaults.arm_ca_bundle),
-            arm_credential=read("PATCH_ARM_CREDENTIAL", _credential_kind, defaults.arm_credential),
+            subscriptions=read("PATCH_SUBSCRIPTIONS", _subscriptions, built.subscriptions),
+            arm_endpoint=read("PATCH_ARM_ENDPOINT", _https_url, built.arm_endpoint),
+            arm_ca_bundle=read("PATCH_ARM_CA_BUNDLE", _existing_file, built.arm_ca_bundle),
+            arm_credential=read("PATCH_ARM_CREDENTIAL", _credential_kind, built.arm_credential),
             arm_retry_attempts=read(
-                "PATCH_ARM_RETRY_ATTEMPTS", _int_between(0, 10), defaults.arm_retry_attempts
+                "PATCH_ARM_RETRY_ATTEMPTS", _int_in(Bounds(0, 10)), built.arm_retry_attempts
             ),
             arm_retry_backoff_seconds=read(
                 "PATCH_ARM_RETRY_BACKOFF_SECONDS",
-                _number_between(0, 10),
-                defaults.arm_retry_backoff_seconds,
+                _number_in(Bounds(0, 10)),
+                built.arm_retry_backoff_seconds,
             ),
             table_storage=_table_storage(env),
-            off_peak_window=read("PATCH_OFF_PEAK_WINDOW", _window, defaults.off_peak_window),
+            off_peak_window=read("PATCH_OFF_PEAK_WINDOW", _window, built.off_peak_window),
             install_slot_minutes=read(
-                "PATCH_INSTALL_SLOT_MINUTES", _int_between(15, 240), defaults.install_slot_minutes
+                "PATCH_INSTALL_SLOT_MINUTES",
+                _int_in(defaults.SLOT_MINUTES_BOUNDS),
+                built.install_slot_minutes,
             ),
             assessment_interval_hours=read(
                 "PATCH_ASSESSMENT_INTERVAL_HOURS",
-                _int_between(1, 720),
-                defaults.assessment_interval_hours,
+                _int_in(defaults.ASSESSMENT_INTERVAL_HOURS_BOUNDS),
+                built.assessment_interval_hours,
             ),
             planned_baseline_months=read(
-                "PATCH_PLANNED_BASELINE_MONTHS", _months, defaults.planned_baseline_months
+                "PATCH_PLANNED_BASELINE_MONTHS", _months, built.planned_baseline_months
             ),
             health_gate_minutes=read(
-                "PATCH_HEALTH_GATE_MINUTES", _int_between(0, 1440), defaults.health_gate_minutes
+                "PATCH_HEALTH_GATE_MINUTES",
+                _int_in(defaults.HEALTH_GATE_MINUTES_BOUNDS),
+                built.health_gate_minutes,
             ),
             error_budget_percent=read(
-                "PATCH_ERROR_BUDGET_PERCENT", _number_between(0, 100), defaults.error_budget_percent
+                "PATCH_ERROR_BUDGET_PERCENT",
+                _number_in(defaults.ERROR_BUDGET_PERCENT_BOUNDS),
+                built.error_budget_percent,
             ),
         )
 
@@ -171,43 +183,37 @@ def _credential_kind(name: str, raw: str) -> ArmCredentialKind:
         raise SettingsError(f"{name}: {raw!r} is not one of {allowed}") from error
 
 
-def _int_between(low: int, high: int) -> Callable[[str, str], int]:
+def _int_in(bounds: Bounds) -> Callable[[str, str], int]:
     def parse(name: str, raw: str) -> int:
         try:
             value = int(raw)
         except ValueError as error:
-            raise SettingsError(
-                f"{name}: {raw!r} is not a whole number from {low} to {high}"
-            ) from error
-        if not low <= value <= high:
-            raise SettingsError(f"{name}: {value} is outside {low} to {high}")
+            raise SettingsError(f"{name}: {raw!r} is not a whole number from {bounds}") from error
+        if value not in bounds:
+            raise SettingsError(f"{name}: {value} is outside {bounds}")
         return value
 
     return parse
 
 
-def _number_between(low: float, high: float) -> Callable[[str, str], float]:
+def _number_in(bounds: Bounds) -> Callable[[str, str], float]:
     def parse(name: str, raw: str) -> float:
         try:
             value = float(raw)
         except ValueError as error:
-            raise SettingsError(
-                f"{name}: {raw!r} is not a number from {low:g} to {high:g}"
-            ) from error
-        if not low <= value <= high:  # also refuses nan
-            raise SettingsError(f"{name}: {raw} is outside {low:g} to {high:g}")
+            raise SettingsError(f"{name}: {raw!r} is not a number from {bounds}") from error
+        if value not in bounds:  # also refuses nan
+            raise SettingsError(f"{name}: {raw} is outside {bounds}")
         return value
 
     return parse
 
 
-def _window(name: str, raw: str) -> str:
-    match = _WINDOW.match(raw)
-    if match is None:
-        raise SettingsError(f"{name}: {raw!r} is not a window HH:MM-HH:MM (e.g. 22:00-06:00)")
-    if match.group(1, 2) == match.group(3, 4):
-        raise SettingsError(f"{name}: {raw!r} starts and ends at the same time")
-    return raw
+def _window(name: str, raw: str) -> OffPeakWindow:
+    try:
+        return OffPeakWindow.parse(raw)
+    except WindowError as error:
+        raise SettingsError(f"{name}: {error} (e.g. 22:00-06:00)") from error
 
 
 def _months(name: str, raw: str) -> tuple[int, ...]:

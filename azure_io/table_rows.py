@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from azure_io.arm_ids import parse_vm_id
 from azure_io.patch_results import (
     AssessmentResult,
     AvailablePatch,
@@ -21,6 +20,7 @@ from azure_io.patch_results import (
     InstallResult,
     OperationError,
 )
+from patching.resource_ids import VmId
 
 VM_STATE_TABLE = "VmPatchState"
 ASSESSMENTS_TABLE = "PatchAssessments"
@@ -43,8 +43,8 @@ _Result = TypeVar("_Result", AssessmentResult, InstallResult)
 
 def vm_keys(vm_id: str) -> tuple[str, str]:
     """(PartitionKey, RowKey) of a VM's VmPatchState row."""
-    ref = parse_vm_id(vm_id)
-    return ref.subscription_id, f"{ref.resource_group}~{ref.name}".lower()
+    ref = VmId.parse(vm_id)
+    return ref.subscription_id.lower(), f"{ref.resource_group}~{ref.name}".lower()
 
 
 def inverted_ticks(when: datetime) -> str:

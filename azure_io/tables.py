@@ -23,6 +23,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
+from azure_io.errors import AzureIoError
 from azure_io.patch_results import AssessmentResult, InstallResult
 from azure_io.patch_views import (
     HISTORY_DAYS,
@@ -63,7 +64,7 @@ STATE_WRITE_ATTEMPTS = 5
 _CONFLICT_STATUSES = (409, 412)  # create of an existing row; update of a changed one
 
 
-class TableWriteError(RuntimeError):
+class TableWriteError(AzureIoError, RuntimeError):
     """A write to Table Storage failed; the azure-core error is chained."""
 
 

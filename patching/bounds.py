@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from patching.scheduling import Job, batch_cap, set_cap
+from patching.scheduling import Job, SchedulingFault, batch_cap, set_cap
 from patching.windowclass import WindowClass
 
 
@@ -110,10 +110,6 @@ def _zone_rounds(members: Sequence[Job], *, batch_sizes: dict[str, int]) -> int:
     )
 
 
-def _classes(jobs: Iterable[Job]) -> frozenset[int]:
-    return frozenset(job.window_class for job in jobs)
-
-
 def _dominant(chains: set[Chain]) -> list[Chain]:
     """Keep, per set of classes, only the longest chain."""
     longest: dict[frozenset[int], int] = {}
@@ -157,7 +153,7 @@ class RegionBound:
             remaining -= take
             if remaining == 0:
                 return cursor
-        raise AssertionError("window occurrences are unbounded")
+        raise SchedulingFault("window occurrences ran out")
 
     def _in_order(self, classes: frozenset[int], start: int) -> Iterator[tuple[int, int]]:
         """The classes' occurrences that end after `start`, by opening time."""

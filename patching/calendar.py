@@ -1,4 +1,8 @@
-"""The monthly release calendar: Patch Tuesday, release kinds, the 30-day deadline."""
+"""The monthly release calendar: Patch Tuesday, release kinds, the 30-day deadline.
+
+Cycles run from 2000-01 to 2999-12 (`patching.defaults.FIRST_YEAR`/`LAST_YEAR`) and
+a release time must fall in those years too; anything else is a `CalendarError`.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,33 @@ from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from patching.defaults import FIRST_YEAR, LAST_YEAR, PLANNED_BASELINE_MONTHS
+from patching.errors import BadInput
 from patching.models import Cycle, Release, ReleaseKind
+from patching.timefmt import TimeFormatError, check_in_range
 
 RELEASE_ZONE = ZoneInfo("America/Los_Angeles")
 RELEASE_TIME = time(10, 0)
 DEADLINE = timedelta(days=30)
-DEFAULT_BASELINE_MONTHS: tuple[int, ...] = (1, 4, 7, 10)
 
-_CYCLE_ID = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
+_CYCLE_ID = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+
+
+class CalendarError(BadInput):
+    """A cycle id or release time the calendar cannot hold."""
 
 
 def parse_cycle_id(cycle_id: str) -> tuple[int, int]:
     """'2026-12' -> (2026, 12); anything else is refused with what was expected."""
     match = _CYCLE_ID.fullmatch(cycle_id)
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ValueError(f"cycle {cycle_id!r} is not YYYY-MM")
-    return int(match.group(1)), int(match.group(2))
+        raise CalendarError(f"cycle {cycle_id!r} is not YYYY-MM")
+    year = int(match.group(1))
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise CalendarError(
+            f"cycle {cycle_id!r} is outside {FIRST_YEAR}-01 to {LAST_YEAR}-12 (YYYY-MM)"
+        )
+    return year, int(match.group(2))
 
 
 def cycle_id_of(moment: datetime) -> str:
@@ -39,7 +54,7 @@ def patch_tuesday(year: int, month: int) -> datetime:
 
 
 def scheduled_kind(
-    month: int, baseline_months: Collection[int] = DEFAULT_BASELINE_MONTHS
+    month: int, baseline_months: Collection[int] = PLANNED_BASELINE_MONTHS
 ) -> ReleaseKind:
     """Planned baselines in the configured months; hotpatch months between."""
     return ReleaseKind.PLANNED_BASELINE if month in baseline_months else ReleaseKind.HOTPATCH
@@ -50,15 +65,18 @@ def make_cycle(
     *,
     kind: ReleaseKind | None = None,
     released_at: datetime | None = None,
-    baseline_months: Collection[int] = DEFAULT_BASELINE_MONTHS,
+    baseline_months: Collection[int] = PLANNED_BASELINE_MONTHS,
     release_id: str | None = None,
 ) -> Cycle:
     """The cycle for a month: the calendar decides what the caller leaves out."""
     year, month = parse_cycle_id(cycle_id)
     when = released_at if released_at is not None else patch_tuesday(year, month)
     if when.tzinfo is None:
-        raise ValueError("released_at must carry a time zone")
-    when = when.astimezone(UTC)
+        raise CalendarError("released_at must carry a time zone")
+    try:
+        when = check_in_range(when, "released_at")
+    except TimeFormatError as error:
+        raise CalendarError(str(error)) from error
     release = Release(
         kind=kind if kind is not None else scheduled_kind(month, baseline_months),
         released_at=when,

@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
+from patching.resource_ids import VmId
+
 
 class OsType(StrEnum):
     WINDOWS = "Windows"
@@ -86,27 +88,30 @@ class VmTarget:
     time_zone: str | None = None
     power_state: PowerState = PowerState.RUNNING
     tags: Mapping[str, str] = field(default_factory=lambda: _frozen_tags(None))
+    vm_id: VmId = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        """`id` must be a VM id (ResourceIdError otherwise); it is parsed once, here."""
+        object.__setattr__(self, "vm_id", VmId.parse(self.id))
         if not isinstance(self.tags, MappingProxyType):
             object.__setattr__(self, "tags", _frozen_tags(self.tags))
 
     @property
     def key(self) -> str:
         """ARM ids compare case-insensitively."""
-        return self.id.lower()
+        return self.vm_id.key
 
     @property
     def subscription_id(self) -> str:
-        return _id_segment(self.id, "subscriptions").lower()
+        return self.vm_id.subscription_id.lower()
 
     @property
     def resource_group(self) -> str:
-        return _id_segment(self.id, "resourcegroups")
+        return self.vm_id.resource_group
 
     @property
     def name(self) -> str:
-        return self.id.rstrip("/").rsplit("/", 1)[-1]
+        return self.vm_id.name
 
     @property
     def region(self) -> str:
@@ -120,14 +125,6 @@ class VmTarget:
 def normalize_region(name: str) -> str:
     """ARM accepts 'East US' and 'eastus' alike; the programmatic name is canonical."""
     return name.replace(" ", "").lower()
-
-
-def _id_segment(resource_id: str, segment: str) -> str:
-    parts = resource_id.strip("/").split("/")
-    for index, part in enumerate(parts[:-1]):
-        if part.lower() == segment:
-            return parts[index + 1]
-    raise ValueError(f"{resource_id!r} has no {segment} segment")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from patching.errors import BadInput
 from patching.models import (
     Assignment,
     Classification,
@@ -16,22 +16,24 @@ from patching.models import (
     ReleaseKind,
     Skip,
 )
+from patching.timefmt import format_time, parse_time
+
+# The time format lives in patching.timefmt; it is named here too because the plan
+# file is where the command line has always found it.
+__all__ = [
+    "PLAN_VERSION",
+    "PlanFileError",
+    "format_time",
+    "parse_time",
+    "plan_from_json",
+    "plan_to_json",
+]
 
 PLAN_VERSION = 1
 
 
-def format_time(moment: datetime) -> str:
-    """ISO 8601 UTC with a trailing Z, to the second."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(
-            f"{text!r} has no time zone; expected ISO 8601 UTC such as 2026-12-08T18:00:00Z"
-        )
-    return moment.astimezone(UTC)
+class PlanFileError(BadInput):
+    """A plan document this version cannot read."""
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -49,8 +51,18 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
 
 
 def plan_from_json(document: dict[str, Any]) -> Plan:
+    """The plan a plan document describes; PlanFileError when it is not one."""
+    try:
+        return _plan_from_json(document)
+    except PlanFileError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise PlanFileError(f"not a plan file of version {PLAN_VERSION}: {error!r}") from error
+
+
+def _plan_from_json(document: dict[str, Any]) -> Plan:
     if document.get("version") != PLAN_VERSION:
-        raise ValueError(f"plan version {document.get('version')!r} is not {PLAN_VERSION}")
+        raise PlanFileError(f"plan version {document.get('version')!r} is not {PLAN_VERSION}")
     release = document["release"]
     cycle = Cycle(
         id=document["cycle"],

@@ -16,16 +16,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from patching.errors import BadInput
 from patching.fleet import Fleet
 from patching.models import Assignment, Phase, Plan
-from patching.planner import PlanningPolicy, Workload, assemble_plan, assignment_for, plan_cycle
+from patching.planner import assemble_plan, assignment_for, plan_cycle
 from patching.regions import pair_graph
 from patching.scheduling import FixedSlot, Job
+from patching.timefmt import check_in_range
 from patching.windowclass import from_minute, minute_ceil, minute_floor
+from patching.workload import PlanningPolicy, Workload
 
 
-class ReplanError(ValueError):
-    pass
+class ReplanError(BadInput):
+    """A re-plan request that does not fit the plan or the fleet."""
 
 
 def replan(
@@ -37,6 +40,7 @@ def replan(
     policy: PlanningPolicy | None = None,
 ) -> Plan:
     policy = policy or PlanningPolicy()
+    now = check_in_range(now, "now")
     cycle = plan.cycle
     by_key = {a.vm.lower(): a for a in plan.assignments}
     missed_keys = {vm.lower() for vm in missed}

@@ -15,8 +15,14 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from patching.errors import PatchingError
 from patching.windowclass import WindowClass
+
+
+class SchedulingFault(PatchingError, RuntimeError):
+    """The scheduler reached a state the rules should make impossible (a bug, not bad input)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,49 @@ def batch_cap(size: int) -> int:
     return max(1, size // 5)
 
 
+class _LaneKey(NamedTuple):
+    """What the VMs of a lane share besides their set: subscription, window class and zone."""
+
+    subscription: str
+    window_class: int
+    zone: str | None
+
+
+class _LaneGroup(NamedTuple):
+    """A lane per set (None for standalone VMs) and per `_LaneKey`."""
+
+    set_key: str | None
+    lane: _LaneKey
+
+
+class _Opening(NamedTuple):
+    """The update domain an idle set decided to open at a minute."""
+
+    minute: int
+    domain: int
+
+
+class _Running(NamedTuple):
+    """A slot in progress, ordered by when it ends (the job index breaks ties)."""
+
+    end: int
+    job_index: int
+    job: Job
+
+
+class _Queued(NamedTuple):
+    """A lane waiting in its heap: highest priority first, then first queued."""
+
+    rank: float
+    sequence: int
+    lane: _Lane
+
+
+class _ZoneSubscription(NamedTuple):
+    zone: str
+    subscription: str
+
+
 class _SetState:
     __slots__ = (
         "busy_until",
@@ -94,7 +143,7 @@ class _SetState:
         self.remaining: dict[int, int] = defaultdict(int)
         self.parked: list[_Lane] = []
         self.lanes: list[_Lane] = []
-        self.opening: tuple[int, int] | None = None
+        self.opening: _Opening | None = None
 
     def chain(self) -> int:
         return sum(-(-count // self.cap) for count in self.remaining.values())
@@ -112,7 +161,7 @@ class _Lane:
 
     __slots__ = ("by_domain", "key", "set_state", "size")
 
-    def __init__(self, key: tuple[str, int, str | None], set_state: _SetState | None) -> None:
+    def __init__(self, key: _LaneKey, set_state: _SetState | None) -> None:
         self.key = key
         self.set_state = set_state
         self.by_domain: dict[int, list[Job]] = defaultdict(list)
@@ -138,16 +187,16 @@ class RegionScheduler:
         self._classes = classes
         self._batch_caps = {sub: batch_cap(size) for sub, size in batch_sizes.items()}
         self._sets = {key: _SetState(set_cap(size)) for key, size in set_sizes.items()}
-        self._heaps: dict[str, dict[int, dict[str | None, list[tuple[float, int, _Lane]]]]] = {}
+        self._heaps: dict[str, dict[int, dict[str | None, list[_Queued]]]] = {}
         self._sequence = itertools.count()
         self._pending = 0
         self._pending_by_class: dict[int, int] = defaultdict(int)
         self._pending_by_zone: dict[str, int] = defaultdict(int)
-        self._pending_zone_sub: dict[tuple[str, str], int] = defaultdict(int)
+        self._pending_zone_sub: dict[_ZoneSubscription, int] = defaultdict(int)
         self._sub_running: dict[str, int] = defaultdict(int)
         self._zone_running = 0
         self._zone: str | None = None
-        self._running: list[tuple[int, int, Job]] = []
+        self._running: list[_Running] = []
         self._pointer: dict[int, int] = {}
         self._active: set[int] = set()
         self._zones_now: tuple[str | None, ...] = (None,)
@@ -157,14 +206,15 @@ class RegionScheduler:
                 self._occupy(fixed_slot.job, fixed_slot.end)
 
     def _load(self, jobs: Sequence[Job]) -> None:
-        lanes: dict[tuple[str | None, str, int, str | None], _Lane] = {}
+        lanes: dict[_LaneGroup, _Lane] = {}
         for job in jobs:
-            lane_key = (job.set_key, job.subscription, job.window_class, job.zone)
-            lane = lanes.get(lane_key)
+            key = _LaneKey(job.subscription, job.window_class, job.zone)
+            group = _LaneGroup(job.set_key, key)
+            lane = lanes.get(group)
             if lane is None:
                 state = self._sets[job.set_key] if job.set_key is not None else None
-                lane = _Lane((job.subscription, job.window_class, job.zone), state)
-                lanes[lane_key] = lane
+                lane = _Lane(key, state)
+                lanes[group] = lane
                 if state is not None:
                     state.lanes.append(lane)
             domain = job.update_domain if job.set_key is not None else 0
@@ -176,14 +226,14 @@ class RegionScheduler:
             self._pending_by_class[job.window_class] += 1
             if job.zone is not None:
                 self._pending_by_zone[job.zone] += 1
-                self._pending_zone_sub[(job.zone, job.subscription)] += 1
+                self._pending_zone_sub[_ZoneSubscription(job.zone, job.subscription)] += 1
         for lane in lanes.values():
             self._push(lane)
 
     def _push(self, lane: _Lane) -> None:
-        sub, window_class, zone = lane.key
+        sub, window_class, zone = lane.key.subscription, lane.key.window_class, lane.key.zone
         heap = self._heaps.setdefault(sub, {}).setdefault(window_class, {}).setdefault(zone, [])
-        heapq.heappush(heap, (-self._priority(lane), next(self._sequence), lane))
+        heapq.heappush(heap, _Queued(-self._priority(lane), next(self._sequence), lane))
 
     def _priority(self, lane: _Lane) -> float:
         """Longest remaining chain first: a set's update-domain rounds; for zonal VMs the
@@ -191,7 +241,7 @@ class RegionScheduler:
         other standalone VMs fill what is left."""
         if lane.set_state is not None:
             return float(lane.set_state.chain())
-        if lane.key[2] is not None:
+        if lane.key.zone is not None:
             return self._zone_chain() + 0.5
         return 0.0
 
@@ -206,7 +256,7 @@ class RegionScheduler:
         return sum(rounds.values())
 
     def _occupy(self, job: Job, end: int) -> None:
-        heapq.heappush(self._running, (end, job.index, job))
+        heapq.heappush(self._running, _Running(end, job.index, job))
         self._sub_running[job.subscription] += 1
         if job.zone is not None:
             self._zone_running += 1
@@ -232,23 +282,23 @@ class RegionScheduler:
 
     def run(self) -> dict[int, int]:
         starts: dict[int, int] = {}
-        events = [self._start] + [end for end, _, _ in self._running]
+        events = [self._start] + [running.end for running in self._running]
         heapq.heapify(events)
         queued = set(events)
         while self._pending:
             if not events:
-                raise RuntimeError("scheduler ran out of events with work pending")
+                raise SchedulingFault("scheduler ran out of events with work pending")
             now = heapq.heappop(events)
             queued.discard(now)
-            while self._running and self._running[0][0] <= now:
-                self._release(heapq.heappop(self._running)[2])
+            while self._running and self._running[0].end <= now:
+                self._release(heapq.heappop(self._running).job)
             if self._zone_running == 0:
                 self._zone = None
             active, next_openings = self._active_classes(now)
             self._start_jobs(now, active, starts)
             wakeups = list(next_openings)
             if self._running:
-                wakeups.append(self._running[0][0])
+                wakeups.append(self._running[0].end)
             for moment in wakeups:
                 if moment not in queued:
                     queued.add(moment)
@@ -310,7 +360,7 @@ class RegionScheduler:
     def _take(
         self,
         now: int,
-        heaps: list[list[tuple[float, int, _Lane]]],
+        heaps: list[list[_Queued]],
         room: int,
         starts: dict[int, int],
     ) -> None:
@@ -319,8 +369,8 @@ class RegionScheduler:
             heaps = [heap for heap in heaps if heap]
             if not heaps:
                 break
-            best = min(heaps, key=lambda heap: heap[0][:2])
-            lane = heapq.heappop(best)[2]
+            best = min(heaps, key=lambda heap: (heap[0].rank, heap[0].sequence))
+            lane = heapq.heappop(best).lane
             chosen = self._choose(lane, room, now)
             for job in chosen:
                 starts[job.index] = now
@@ -360,8 +410,8 @@ class RegionScheduler:
         with VMs whose windows are open, then the one with most left. Candidates are the
         lane's own domains, or with `set_wide` those of every lane of the set that can start;
         with `scarce_first` the domain holding the shortest daily window comes first."""
-        if state.opening is not None and state.opening[0] == now:
-            return state.opening[1]
+        if state.opening is not None and state.opening.minute == now:
+            return state.opening.domain
         sources = [o for o in state.lanes if self._can_start(o)] if self._tactics.set_wide else []
         sources = sources or [lane]
 
@@ -369,13 +419,13 @@ class RegionScheduler:
             ready = sum(
                 len(other.by_domain.get(domain, ()))
                 for other in state.lanes
-                if other.key[1] in self._active
+                if other.key.window_class in self._active
             )
             return min(state.cap, ready), state.remaining[domain]
 
         def scarcity(domain: int) -> int:
             return -min(
-                self._classes[other.key[1]].window.nominal_minutes
+                self._classes[other.key.window_class].window.nominal_minutes
                 for other in sources
                 if other.by_domain.get(domain)
             )
@@ -385,18 +435,18 @@ class RegionScheduler:
             domain = max(candidates, key=lambda d: (scarcity(d), *fill(d), -d))
         else:
             domain = max(candidates, key=lambda d: (*fill(d), -d))
-        state.opening = (now, domain)
+        state.opening = _Opening(now, domain)
         return domain
 
     def _lane_slot(self, lane: _Lane) -> int:
-        return self._classes[lane.key[1]].slot
+        return self._classes[lane.key.window_class].slot
 
     def _can_start(self, lane: _Lane) -> bool:
-        zone = lane.key[2]
+        key = lane.key
         return (
-            lane.key[1] in self._active
-            and zone in self._zones_now
-            and self._sub_running[lane.key[0]] < self._batch_caps[lane.key[0]]
+            key.window_class in self._active
+            and key.zone in self._zones_now
+            and self._sub_running[key.subscription] < self._batch_caps[key.subscription]
         )
 
     @staticmethod
@@ -426,5 +476,5 @@ class RegionScheduler:
         self._pending_by_class[job.window_class] -= 1
         if job.zone is not None:
             self._pending_by_zone[job.zone] -= 1
-            self._pending_zone_sub[(job.zone, job.subscription)] -= 1
+            self._pending_zone_sub[_ZoneSubscription(job.zone, job.subscription)] -= 1
             self._zone = job.zone

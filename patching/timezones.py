@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tzlocal.windows_tz import win_tz
 
+from patching.errors import BadInput
 from patching.regions import RegionInfo
 
 UTC_ZONE = ZoneInfo("UTC")
 
 
-class UnknownTimeZoneError(ValueError):
-    pass
+class UnknownTimeZoneError(BadInput):
+    """A time zone name that neither CLDR's Windows mapping nor the IANA database knows."""
 
 
 @cache

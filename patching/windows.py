@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-DEFAULT_WINDOW = "22:00-06:00"
+from patching.errors import BadInput
 
-_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+_WINDOW = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)", re.ASCII)
+
+
+class WindowError(BadInput):
+    """Text that is not an off-peak window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,13 +25,13 @@ class OffPeakWindow:
 
     @classmethod
     def parse(cls, text: str) -> OffPeakWindow:
-        match = _WINDOW.match(text.strip())
+        match = _WINDOW.fullmatch(text.strip())
         if not match:
-            raise ValueError(f"{text!r} is not a window HH:MM-HH:MM (24-hour clock)")
+            raise WindowError(f"{text!r} is not a window HH:MM-HH:MM (24-hour clock)")
         start = time(int(match.group(1)), int(match.group(2)))
         end = time(int(match.group(3)), int(match.group(4)))
         if start == end:
-            raise ValueError(f"{text!r} starts and ends at the same time")
+            raise WindowError(f"{text!r} starts and ends at the same time")
         return cls(start, end)
 
     @property

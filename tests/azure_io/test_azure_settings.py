@@ -2,8 +2,12 @@ from pathlib import Path
 
 import pytest
 
+from azure_io.compute_outcomes import ArmCallError, ArmThrottledError
 from azure_io.credentials import StaticTokenCredential, credential_from_settings
+from azure_io.errors import AzureIoError
 from azure_io.settings import ArmCredentialKind, Settings, SettingsError, TableStorage
+from azure_io.tables import TableWriteError
+from patching.windows import OffPeakWindow
 
 SUB = "11111111-1111-1111-1111-111111111111"
 
@@ -15,7 +19,7 @@ def test_defaults() -> None:
     assert settings.arm_ca_bundle is None
     assert settings.arm_credential is ArmCredentialKind.DEFAULT
     assert settings.table_storage is None
-    assert settings.off_peak_window == "22:00-06:00"
+    assert settings.off_peak_window == OffPeakWindow.parse("22:00-06:00")
     assert settings.install_slot_minutes == 90
     assert settings.assessment_interval_hours == 72
     assert settings.planned_baseline_months == (1, 4, 7, 10)
@@ -41,7 +45,7 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
             "PATCH_INSTALL_SLOT_MINUTES": "120",
             "PATCH_ASSESSMENT_INTERVAL_HOURS": "24",
             "PATCH_PLANNED_BASELINE_MONTHS": "10,1",
-            "PATCH_HEALTH_GATE_MINUTES": "0",
+            "PATCH_HEALTH_GATE_MINUTES": "1",
             "PATCH_ERROR_BUDGET_PERCENT": "2.5",
         }
     )
@@ -53,11 +57,11 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
         arm_retry_attempts=1,
         arm_retry_backoff_seconds=0.0,
         table_storage=TableStorage(connection_string="UseDevelopmentStorage=true"),
-        off_peak_window="01:00-05:30",
+        off_peak_window=OffPeakWindow.parse("01:00-05:30"),
         install_slot_minutes=120,
         assessment_interval_hours=24,
         planned_baseline_months=(1, 10),
-        health_gate_minutes=0,
+        health_gate_minutes=1,
         error_budget_percent=2.5,
     )
     assert settings.manages(SUB.upper())
@@ -86,7 +90,10 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
         ("PATCH_ASSESSMENT_INTERVAL_HOURS", "0", "outside 1 to 720"),
         ("PATCH_PLANNED_BASELINE_MONTHS", "1,13", "not a month"),
         ("PATCH_PLANNED_BASELINE_MONTHS", "jan", "not a month"),
-        ("PATCH_HEALTH_GATE_MINUTES", "-5", "outside 0 to 1440"),
+        ("PATCH_HEALTH_GATE_MINUTES", "-5", "outside 1 to 1440"),
+        ("PATCH_HEALTH_GATE_MINUTES", "0", "outside 1 to 1440"),
+        ("PATCH_HEALTH_GATE_MINUTES", "1441", "outside 1 to 1440"),
+        ("PATCH_OFF_PEAK_WINDOW", "22:00-06:00\x00", "HH:MM-HH:MM"),
         ("PATCH_ERROR_BUDGET_PERCENT", "150", "outside 0 to 100"),
         ("PATCH_ERROR_BUDGET_PERCENT", "nan", "outside 0 to 100"),
         ("PATCH_ERROR_BUDGET_PERCENT", "ten", "not a number"),
@@ -96,6 +103,22 @@ def test_bad_values_name_the_variable(variable: str, value: str, expected: str) 
     with pytest.raises(SettingsError, match=expected) as raised:
         Settings.from_env({variable: value})
     assert str(raised.value).startswith(f"{variable}:")
+    assert isinstance(raised.value, AzureIoError)
+
+
+def test_the_window_setting_reads_as_the_domain_reads_a_window() -> None:
+    for text in ("23:30-00:15", "00:00-23:59", "6:00-07:00", "07:00-6:00"):
+        try:
+            expected: OffPeakWindow | None = OffPeakWindow.parse(text)
+        except ValueError:
+            expected = None
+        try:
+            read: OffPeakWindow | None = Settings.from_env(
+                {"PATCH_OFF_PEAK_WINDOW": text}
+            ).off_peak_window
+        except SettingsError:
+            read = None
+        assert read == expected
 
 
 def test_both_table_settings_are_refused() -> None:
@@ -115,3 +138,8 @@ def test_account_url_storage() -> None:
     assert settings.require_table_storage() == TableStorage(
         account_url="https://acct.table.core.windows.net"
     )
+
+
+def test_the_adapters_errors_derive_from_one_base() -> None:
+    for error in (SettingsError, ArmCallError, ArmThrottledError, TableWriteError):
+        assert issubclass(error, AzureIoError)

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from patching.windows import DEFAULT_WINDOW, OffPeakWindow
+from patching.defaults import DEFAULT_WINDOW
+from patching.errors import BadInput
+from patching.windows import OffPeakWindow
 
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 LONDON = ZoneInfo("Europe/London")
@@ -65,7 +67,7 @@ def test_parse_good_windows(text, start, end, crosses, minutes):
 
 
 def test_default_window_is_ten_at_night_to_six_in_the_morning():
-    window = OffPeakWindow.parse(DEFAULT_WINDOW)
+    window = DEFAULT_WINDOW
     assert window == OffPeakWindow(time(22), time(6))
     assert window.nominal_minutes == 8 * 60
 
@@ -86,16 +88,18 @@ def test_default_window_is_ten_at_night_to_six_in_the_morning():
         "10pm-6am",
         "22:00-06:00-07:00",
         "22:00:00-06:00:00",
+        "22:00-06:00\x00",
+        "22:00-\uff10\uff16:00",  # fullwidth digits
     ],
 )
 def test_parse_refuses_bad_formats_naming_the_expected_form(text):
-    with pytest.raises(ValueError, match=r"HH:MM-HH:MM"):
+    with pytest.raises(BadInput, match=r"HH:MM-HH:MM"):
         OffPeakWindow.parse(text)
 
 
 @pytest.mark.parametrize("text", ["06:00-06:00", "00:00-00:00", "23:30-23:30"])
 def test_parse_refuses_equal_start_and_end(text):
-    with pytest.raises(ValueError, match="same time"):
+    with pytest.raises(BadInput, match="same time"):
         OffPeakWindow.parse(text)
 
 
