@@ -2,8 +2,9 @@
 
 Every per-VM call makes one or two requests and returns at once: long-running
 operations are started and handed back as continuation tokens, and checking one is a
-single status request (plus the final-result request once it is done). The seam is the
-client factory: tests point the real clients at the fleet simulator over HTTPS.
+single status request (plus the final-result request once it is done). The seams are the
+client factory and the transport: tests point the real clients at the fleet simulator,
+in process through its transport or over HTTPS.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.core.pipeline.transport import HttpTransport
 from azure.core.polling import LROPoller
 from azure.core.polling.base_polling import BadStatus
 from azure.mgmt.compute import ComputeManagementClient
@@ -21,7 +23,6 @@ from azure.mgmt.compute import models as arm
 from azure.mgmt.core.polling.arm_polling import ARMPolling
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-from azure_io.arm_ids import parse_vm_id
 from azure_io.arm_retry import TransientRetryPolicy, retry_after_seconds
 from azure_io.compute_outcomes import (
     ArmCallError,
@@ -49,6 +50,7 @@ from azure_io.vm_mapping import (
     vm_target,
 )
 from patching.models import VmTarget, normalize_region
+from patching.resource_ids import VmId
 
 ComputeClientFactory = Callable[[str], ComputeManagementClient]
 """Subscription id -> a compute client for it."""
@@ -91,10 +93,18 @@ class ComputeAdapter:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, credential: TokenCredential | None = None
+        cls,
+        settings: Settings,
+        credential: TokenCredential | None = None,
+        *,
+        transport: HttpTransport[Any, Any] | None = None,
     ) -> ComputeAdapter:
+        """Clients for `settings`; `transport` replaces the HTTPS one (e.g. an in-process
+        fleet simulator's), the pipeline and its policies staying the same."""
         credential = credential or credential_from_settings(settings)
         options = arm_client_options(settings)
+        if transport is not None:
+            options["transport"] = transport
         return cls(
             lambda subscription_id: ComputeManagementClient(credential, subscription_id, **options),
             SubscriptionClient(credential, **options),
@@ -129,7 +139,7 @@ class ComputeAdapter:
     # -- patch operations -------------------------------------------------------------------
 
     def start_assessment(self, vm_id: str) -> StartOutcome:
-        ref = parse_vm_id(vm_id)
+        ref = VmId.parse(vm_id)
         operations = self._client(ref.subscription_id).virtual_machines
         return self._start(
             vm_id,
@@ -140,7 +150,7 @@ class ComputeAdapter:
         )
 
     def start_install(self, vm_id: str, request: InstallRequest) -> StartOutcome:
-        ref = parse_vm_id(vm_id)
+        ref = VmId.parse(vm_id)
         operations = self._client(ref.subscription_id).virtual_machines
         return self._start(
             vm_id,
@@ -154,7 +164,7 @@ class ComputeAdapter:
         )
 
     def check_assessment(self, started: Started) -> AssessmentCheck:
-        ref = parse_vm_id(started.vm_id)
+        ref = VmId.parse(started.vm_id)
         operations = self._client(ref.subscription_id).virtual_machines
         poller = operations.begin_assess_patches(
             ref.resource_group,
@@ -168,7 +178,7 @@ class ComputeAdapter:
         return outcome
 
     def check_install(self, started: Started) -> InstallCheck:
-        ref = parse_vm_id(started.vm_id)
+        ref = VmId.parse(started.vm_id)
         operations = self._client(ref.subscription_id).virtual_machines
         poller = operations.begin_install_patches(
             ref.resource_group,
@@ -184,7 +194,7 @@ class ComputeAdapter:
 
     def check_health(self, vm_id: str) -> HealthCheck:
         """The VM's health from its instance view: power, VM agent, Application Health."""
-        ref = parse_vm_id(vm_id)
+        ref = VmId.parse(vm_id)
         try:
             view = self._client(ref.subscription_id).virtual_machines.instance_view(
                 ref.resource_group, ref.name

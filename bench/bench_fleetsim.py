@@ -3,12 +3,14 @@
     .venv/bin/python -m bench.bench_fleetsim [--requests 1000] [--seconds 10] [--vms 200]
 
 Measured with the real `azure-mgmt-compute` client (what the app sees, client cost
-included) against the in-process simulator (`start_simulator`, as tests and the
-rehearsal use it), and with a plain keep-alive HTTPS client against a separate
-`python -m fleetsim serve` process (the server's own capacity, without sharing a
-GIL with the client), sequentially and from a few threads. Each scenario stops at
-`--requests` requests or `--seconds` seconds, whichever comes first. The clock
-runs 10,000x so that the simulated token buckets never throttle the benchmark.
+included) three ways: through the in-process transport (`open_simulator`: no
+socket, no TLS), over HTTPS to a server in the same process (`start_simulator`),
+and over HTTPS to a separate `python -m fleetsim serve` process; and with a plain
+keep-alive HTTPS client against both servers (the server's own capacity),
+sequentially and from a few threads. The same SDK calls run in process and over
+HTTPS, and the run ends with their ratio. Each scenario stops at `--requests`
+requests or `--seconds` seconds, whichever comes first. The clock runs 10,000x
+so that the simulated token buckets never throttle the benchmark.
 """
 
 from __future__ import annotations
@@ -30,10 +32,19 @@ from typing import Any
 
 from azure.mgmt.compute import ComputeManagementClient
 
-from fleetsim import ScaledClock, SimulatorCredential, start_simulator
+from fleetsim import ScaledClock, SimulatorCredential, open_simulator, start_simulator
 
 SUBSCRIPTION = "00000001-0000-4000-8000-000000000001"
 API = "api-version=2026-04-01"
+SDK_CALLS = (
+    "SDK virtual_machines.get",
+    "SDK instance_view",
+    "SDK list_all(statusOnly) page",
+    "SDK begin_assess_patches 202",
+)
+IN_PROCESS = "in-process transport"
+SAME_PROCESS = "HTTPS, same process"
+OWN_PROCESS = "HTTPS, own process"
 
 
 @dataclass(frozen=True)
@@ -112,13 +123,10 @@ def threaded(
     return Measurement(scenario, sum(counts), time.perf_counter() - started)
 
 
-def sdk_client(base_url: str, ca_path: Path) -> ComputeManagementClient:
+def sdk_client(base_url: str, connection: dict[str, Any]) -> ComputeManagementClient:
+    """`connection`: `transport=` (in process) or `connection_verify=` (HTTPS)."""
     return ComputeManagementClient(
-        SimulatorCredential(),
-        SUBSCRIPTION,
-        base_url=base_url,
-        connection_verify=str(ca_path),
-        polling_interval=0,
+        SimulatorCredential(), SUBSCRIPTION, base_url=base_url, polling_interval=0, **connection
     )
 
 
@@ -144,9 +152,14 @@ def raw_step_factory(
 
 
 def sdk_scenarios(
-    label: str, base_url: str, ca_path: Path, requests: int, seconds: float, vms: int
+    label: str,
+    base_url: str,
+    connection: dict[str, Any],
+    requests: int,
+    seconds: float,
+    vms: int,
 ) -> list[Measurement]:
-    client = sdk_client(base_url, ca_path)
+    client = sdk_client(base_url, connection)
     client.virtual_machines.get("rg-00", "vm-0000")  # connection and token set up
 
     def names(i: int) -> tuple[str, str]:
@@ -169,10 +182,10 @@ def sdk_scenarios(
         return 1
 
     return [
-        timed(f"{label}: SDK virtual_machines.get", requests, seconds, get),
-        timed(f"{label}: SDK instance_view", requests, seconds, instance_view),
-        timed(f"{label}: SDK list_all(statusOnly) page", requests // 10, seconds, list_status),
-        timed(f"{label}: SDK begin_assess_patches 202", requests, seconds, assess),
+        timed(f"{label}: {SDK_CALLS[0]}", requests, seconds, get),
+        timed(f"{label}: {SDK_CALLS[1]}", requests, seconds, instance_view),
+        timed(f"{label}: {SDK_CALLS[2]}", requests // 10, seconds, list_status),
+        timed(f"{label}: {SDK_CALLS[3]}", requests, seconds, assess),
     ]
 
 
@@ -205,9 +218,13 @@ def raw_scenarios(
 
 def run(requests: int, seconds: float, vms: int) -> list[Measurement]:
     results: list[Measurement] = []
+    with open_simulator(fleet(vms), clock=ScaledClock(10_000)) as in_process:
+        transport = {"transport": in_process.transport}
+        results += sdk_scenarios(IN_PROCESS, in_process.base_url, transport, requests, seconds, vms)
     with start_simulator(fleet(vms), clock=ScaledClock(10_000)) as sim:
-        results += sdk_scenarios("in-process", sim.base_url, sim.ca_path, requests, seconds, vms)
-        results += raw_scenarios("in-process", sim.port, sim.ca_path, requests, seconds, vms)
+        verify = {"connection_verify": str(sim.ca_path)}
+        results += sdk_scenarios(SAME_PROCESS, sim.base_url, verify, requests, seconds, vms)
+        results += raw_scenarios(SAME_PROCESS, sim.port, sim.ca_path, requests, seconds, vms)
     with tempfile.TemporaryDirectory(prefix="bench-fleetsim-") as scratch:
         fleet_file = Path(scratch) / "fleet.json"
         fleet_file.write_text(json.dumps(fleet(vms)))
@@ -225,8 +242,9 @@ def run(requests: int, seconds: float, vms: int) -> list[Measurement]:
             assert server.stdout is not None
             base_url = server.stdout.readline().strip()
             port = int(base_url.rsplit(":", 1)[1])
-            results += raw_scenarios("own process", port, ca_path, requests, seconds, vms)
-            results += sdk_scenarios("own process", base_url, ca_path, requests, seconds, vms)[:2]
+            results += raw_scenarios(OWN_PROCESS, port, ca_path, requests, seconds, vms)
+            verify = {"connection_verify": str(ca_path)}
+            results += sdk_scenarios(OWN_PROCESS, base_url, verify, requests, seconds, vms)[:2]
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -251,9 +269,18 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; fleet of {args.vms} VMs")
     print(f"{'scenario':<56} {'requests':>8} {'seconds':>7} {'req/s':>7} {'ms/req':>6}")
-    for m in run(args.requests, args.seconds, args.vms):
+    results = run(args.requests, args.seconds, args.vms)
+    for m in results:
         row = f"{m.requests:>8} {m.seconds:>7.2f} {m.per_second:>7.0f} {m.mean_ms:>6.2f}"
         print(f"{m.scenario:<56} {row}")
+    by_name = {m.scenario: m for m in results}
+    print(f"\n{'same SDK call':<40} {'in process / HTTPS same process (req/s)':>40}")
+    for call in SDK_CALLS:
+        ratio = (
+            by_name[f"{IN_PROCESS}: {call}"].per_second
+            / by_name[f"{SAME_PROCESS}: {call}"].per_second
+        )
+        print(f"{call:<40} {ratio:>39.1f}x")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Fleet simulator: the ARM compute API for the VMs of a fleet file, over HTTPS on loopback.
+"""Fleet simulator: the ARM compute API for the VMs of a fleet file, over HTTPS or in process.
 
 The real `azure-mgmt-compute` and `azure-mgmt-resource-subscriptions` clients
 are its clients::
@@ -13,6 +13,21 @@ are its clients::
         clock.advance(timedelta(hours=2))  # installs end by the clock
         result = poller.result()
         sim.state.vm(vm_id).installed_kbs
+
+Without a server, `open_simulator` answers the same clients in process: the
+same `ArmApi`, reached through an azure-core transport (`fleetsim.transport`)
+instead of TLS on a socket; slow-answer faults wait through the transport's
+`sleep` and time out as a socket read would::
+
+    with open_simulator(fleet, clock=clock) as sim:
+        compute = ComputeManagementClient(
+            sim.credential, subscription_id, base_url=sim.base_url,
+            transport=sim.transport, polling_interval=0,
+        )
+
+The HTTP layer answers every bad request in ARM's JSON error shape and serves
+a bounded number of connections (`fleetsim.server`); the api-versions served
+are the SDK's (`fleetsim.routes`).
 
 Beyond CONTRACTS.md section 2, the fleet may carry `"sim": {"pageSize": N}` at
 the top (VM list page size, default 50) and `sim.assessMinutes` per VM (how long
@@ -35,20 +50,25 @@ an accepted assessPatches/installPatches has its line when it ends.
 """
 
 from fleetsim.clock import Clock, ScaledClock, VirtualClock
+from fleetsim.credential import SimulatorCredential
 from fleetsim.faults import FaultConfig
 from fleetsim.fleet import FleetError
-from fleetsim.server import RunningSimulator, SimulatorCredential, start_simulator
+from fleetsim.server import RunningSimulator, start_simulator
 from fleetsim.state import FleetState, VmSnapshot
+from fleetsim.transport import InProcessSimulator, InProcessTransport, open_simulator
 
 __all__ = [
     "Clock",
     "FaultConfig",
     "FleetError",
     "FleetState",
+    "InProcessSimulator",
+    "InProcessTransport",
     "RunningSimulator",
     "ScaledClock",
     "SimulatorCredential",
     "VirtualClock",
     "VmSnapshot",
+    "open_simulator",
     "start_simulator",
 ]

@@ -1,24 +1,45 @@
-"""The ARM operations: routing, authentication, faults, throttling and the answers.
+"""The ARM operations: authentication, faults, throttling and the answers.
 
 Independent of HTTP transport: `ArmApi.handle` takes a parsed request and gives
-a response; `fleetsim.server` puts it on a TLS socket.
+a response; `fleetsim.server` puts it on a TLS socket, `fleetsim.transport`
+hands it an azure-core client's requests in process. Which operation a request
+is, and its api-version, `fleetsim.routes` decides; every refusal is built in
+`fleetsim.errors`. A body over `MAX_BODY_BYTES` is refused (413) however it came.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from fleetsim import arm_json
-from fleetsim.errors import ArmError
-from fleetsim.faults import FaultInjector
-from fleetsim.oplog import OperationLog, iso
+from fleetsim.clock import Clock, ScaledClock
+from fleetsim.errors import (
+    ArmError,
+    authentication_failed,
+    body_too_large,
+    injected_fault,
+    internal_error,
+    invalid_json,
+    invalid_skip_token,
+    throttled,
+)
+from fleetsim.faults import FaultConfig, FaultInjector
+from fleetsim.fleet import parse_fleet
+from fleetsim.oplog import OperationLog, iso, logged_body
+from fleetsim.routes import (
+    OPERATION_STATUS,
+    UNROUTED,
+    Routed,
+    check_api_version,
+    route,
+)
 from fleetsim.state import ASSESS, INSTALL, FleetState, Operation, VmRuntime
 from fleetsim.throttling import (
     ARM_READS,
@@ -31,6 +52,12 @@ from fleetsim.throttling import (
     Throttler,
     remaining_headers,
 )
+from fleetsim.vm_ids import vm_id
+
+# Bodies ARM accepts are far smaller; a larger one is refused unread (413).
+MAX_BODY_BYTES = 1024 * 1024
+# A $skiptoken is an offset into the list: digits only, and not absurdly many.
+_MAX_SKIP_TOKEN_DIGITS = 12
 
 
 @dataclass(frozen=True)
@@ -48,52 +75,24 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     delay_seconds: float = 0.0
 
+    @classmethod
+    def of_error(cls, error: ArmError, *, delay_seconds: float = 0.0) -> Response:
+        return cls(error.status, error.body(), dict(error.headers), delay_seconds)
+
     def encoded(self) -> bytes:
         return b"" if self.body is None else json.dumps(self.body).encode()
 
-
-_SUB = r"/subscriptions/(?P<sub>[^/]+)"
-_VMS = _SUB + r"/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/virtualMachines"
-
-
-def _route(pattern: str) -> re.Pattern[str]:
-    return re.compile(f"^{pattern}/?$", re.IGNORECASE)
-
-
-_OPERATIONS = r"/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)"
-
-# Each path, with the operation name (as logged) each HTTP method has on it.
-_ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
-    (_route(r"/subscriptions"), {"GET": "subscriptions.list"}),
-    (_route(_SUB + r"/locations"), {"GET": "subscriptions.listLocations"}),
-    (
-        _route(_SUB + r"/providers/Microsoft\.Compute/virtualMachines"),
-        {"GET": "virtualMachines.listAll"},
-    ),
-    (_route(_SUB + _OPERATIONS), {"GET": "operations.get"}),
-    (_route(_VMS), {"GET": "virtualMachines.list"}),
-    (
-        _route(_VMS + r"/(?P<vm>[^/]+)"),
-        {"GET": "virtualMachines.get", "PATCH": "virtualMachines.update"},
-    ),
-    (_route(_VMS + r"/(?P<vm>[^/]+)/instanceView"), {"GET": "virtualMachines.instanceView"}),
-    (_route(_VMS + r"/(?P<vm>[^/]+)/assessPatches"), {"POST": ASSESS}),
-    (_route(_VMS + r"/(?P<vm>[^/]+)/installPatches"), {"POST": INSTALL}),
-)
-
-
-_CHALLENGE = (
-    f'Bearer authorization_uri="https://login.microsoftonline.com/{arm_json.TENANT_ID}", '
-    'error="invalid_token", error_description="The authentication failed because of '
-    "missing 'Authorization' header.\""
-)
+    def wire_headers(self, payload: bytes) -> dict[str, str]:
+        """Every header the answer carries on the wire, with `payload` as its body."""
+        headers = dict(self.headers)
+        if payload:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        headers["Content-Length"] = str(len(payload))
+        return headers
 
 
 def _is_true(value: str | None) -> bool:
     return value is not None and value.lower() == "true"
-
-
-UNROUTED = "unknown"  # the op logged for a request to a path the simulator does not serve
 
 
 @dataclass
@@ -105,6 +104,7 @@ class _Call:
     op: str = UNROUTED
     args: dict[str, str] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
+    routed: Routed | None = None
     vm: VmRuntime | None = None
     remaining: tuple[Remaining, ...] = ()
     # The log line's status when not Succeeded/Failed by the HTTP status: the
@@ -120,10 +120,7 @@ class _Call:
         if self.vm is not None:
             return self.vm.spec.id
         if "vm" in self.args:  # a VM the fleet does not have: the id asked for
-            return (
-                f"/subscriptions/{self.args['sub']}/resourceGroups/{self.args['rg']}"
-                f"/providers/Microsoft.Compute/virtualMachines/{self.args['vm']}"
-            )
+            return vm_id(self.args["sub"], self.args["rg"], self.args["vm"])
         return None
 
 
@@ -144,7 +141,7 @@ class ArmApi:
             "virtualMachines.instanceView": self._instance_view,
             ASSESS: self._assess,
             INSTALL: self._install,
-            "operations.get": self._operation_status,
+            OPERATION_STATUS: self._operation_status,
         }
 
     # --- the pipeline ---------------------------------------------------------
@@ -158,25 +155,25 @@ class ArmApi:
         lines as it served requests. Nothing a client sends drops the
         connection: what the handlers did not expect is a logged 500.
         """
-        with self.state.lock:
-            self.state.requests += 1
+        self.state.count_request()
         call = _Call(request=request, now=self.state.clock.now())
         try:
             response = self._handle(call)
         except ArmError as error:
-            response = Response(error.status, error.body())
+            response = Response.of_error(error)
         except Exception as exc:  # any bug is an answer, never a dropped connection
-            response = Response(
-                500,
-                {
-                    "error": {
-                        "code": "InternalServerError",
-                        "message": "The server encountered an internal error; "
-                        f"please retry the request ({type(exc).__name__}).",
-                    }
-                },
-            )
+            response = Response.of_error(internal_error(exc))
             call.extra["exception"] = f"{type(exc).__name__}: {exc}"
+        return self._answered(call, response)
+
+    def refuse(self, request: Request, error: ArmError) -> Response:
+        """Answer, count and log a request the HTTP layer refused before reading its body."""
+        self.state.count_request()
+        call = _Call(request=request, now=self.state.clock.now())
+        self._route(call)
+        return self._answered(call, Response.of_error(error))
+
+    def _answered(self, call: _Call, response: Response) -> Response:
         response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         if not call.logged_when_done:
             self._log_answer(call, response)
@@ -191,7 +188,7 @@ class ArmApi:
             "start": iso(call.now),
             "end": iso(self.state.clock.now()),
             "status": status,
-            "request": self._body_or_none(call.request),
+            "request": logged_body(call.request.body),
             "rebooted": False,
             "installedKbs": [],
             "httpStatus": response.status,
@@ -205,49 +202,34 @@ class ArmApi:
         entry.update(call.extra)
         self.log.write(entry)
 
-    def _handle(self, call: _Call) -> Response:
-        request = call.request
-        split = urlsplit(request.target)
-        path = unquote(split.path)
+    def _route(self, call: _Call) -> ArmError | None:
+        """Resolve the call's operation (for its log line); the routing error, if any."""
+        split = urlsplit(call.request.target)
         call.query = dict(parse_qsl(split.query, keep_blank_values=True))
         try:
-            call.op, call.args = self._route(request.method, path)
+            routed = route(call.request.method, unquote(split.path))
         except ArmError as error:
-            route_error: ArmError | None = error
-        else:
-            route_error = None
+            return error
+        call.routed = routed
+        call.op, call.args = routed.op, routed.args
+        return None
+
+    def _handle(self, call: _Call) -> Response:
+        request = call.request
+        route_error = self._route(call)
+        if len(request.body) > MAX_BODY_BYTES:
+            raise body_too_large(len(request.body), MAX_BODY_BYTES)
         authorization = request.headers.get("authorization", "")
         if not authorization.startswith("Bearer ") or not authorization[7:].strip():
-            return Response(
-                401,
-                {
-                    "error": {
-                        "code": "AuthenticationFailed",
-                        "message": "Authentication failed. The 'Authorization' header is missing.",
-                    }
-                },
-                {"WWW-Authenticate": _CHALLENGE},
-            )
+            raise authentication_failed()
         if route_error is not None:
             raise route_error
-        if "api-version" not in call.query:
-            raise ArmError(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
-            )
+        assert call.routed is not None
+        check_api_version(call.routed, call.query)
         fault = self.faults.draw()
         if fault.error_status is not None:
-            code = "InternalServerError" if fault.error_status == 500 else "ServiceUnavailable"
-            return Response(
-                fault.error_status,
-                {
-                    "error": {
-                        "code": code,
-                        "message": "A transient error occurred (injected fault).",
-                    }
-                },
-                delay_seconds=fault.delay_seconds,
+            return Response.of_error(
+                injected_fault(fault.error_status), delay_seconds=fault.delay_seconds
             )
         self.state.settle(call.now)
         args = call.args
@@ -265,25 +247,6 @@ class ArmApi:
         response.delay_seconds = fault.delay_seconds
         return response
 
-    def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
-        for pattern, operations in _ROUTES:
-            match = pattern.match(path)
-            if match is None:
-                continue
-            if method not in operations:
-                raise ArmError(
-                    405,
-                    "MethodNotAllowed",
-                    f"The HTTP method '{method}' is not supported for '{path}'.",
-                )
-            return operations[method], {k: v for k, v in match.groupdict().items() if v is not None}
-        raise ArmError(
-            404,
-            "InvalidResourceType",
-            f"The resource type for '{path}' could not be found "
-            "(the fleet simulator does not serve it).",
-        )
-
     def _require_subscription(self, subscription_id: str) -> None:
         if subscription_id.lower() not in self.state.fleet.subscriptions:
             raise ArmError(
@@ -295,7 +258,7 @@ class ArmApi:
     def _throttle(self, call: _Call) -> Response | None:
         method = call.request.method
         sub = call.args.get("sub", "").lower()
-        if call.op == "operations.get":
+        if call.op == OPERATION_STATUS:
             keys = [BucketKey(OPERATION_POLLING, sub)]
         elif call.op in (ASSESS, INSTALL):
             assert call.vm is not None
@@ -314,42 +277,25 @@ class ArmApi:
         call.remaining = decision.remaining
         if decision.allowed:
             return None
-        with self.state.lock:
-            self.state.throttled += 1
-        arm_level = keys[0].policy in (ARM_READS, ARM_WRITES)
+        self.state.count_throttled()
         call.status = "Throttled"
         call.extra["retryAfter"] = decision.retry_after_seconds
-        headers = remaining_headers(decision.remaining)
-        headers["Retry-After"] = str(decision.retry_after_seconds)
-        return Response(
-            429,
-            {
-                "error": {
-                    "code": "SubscriptionRequestsThrottled" if arm_level else "TooManyRequests",
-                    "message": "The request is being throttled as the limit has been reached for "
-                    f"operation type '{call.op}'. Retry after {decision.retry_after_seconds} "
-                    "seconds. For more information, see https://aka.ms/throttling.",
-                }
-            },
-            headers,
+        error = throttled(
+            call.op,
+            decision.retry_after_seconds,
+            remaining_headers(decision.remaining),
+            arm_level=keys[0].policy in (ARM_READS, ARM_WRITES),
         )
+        return Response.of_error(error)
 
     @staticmethod
-    def _body_or_none(request: Request) -> Any:
-        if not request.body:
-            return None
-        try:
-            return json.loads(request.body)
-        except ValueError:
-            return request.body.decode("utf-8", "replace")
-
-    def _json_body(self, request: Request) -> Any:
+    def _json_body(request: Request) -> Any:
         try:
             return json.loads(request.body) if request.body else None
         except ValueError as exc:
-            raise ArmError(
-                400, "InvalidRequestContent", f"The request content is not valid JSON: {exc}"
-            ) from exc
+            raise invalid_json(str(exc)) from exc
+        except RecursionError as exc:
+            raise invalid_json("it is nested too deeply") from exc
 
     # --- reads ----------------------------------------------------------------
 
@@ -377,20 +323,21 @@ class ArmApi:
 
     def _list_vms(self, call: _Call) -> Response:
         vms = self.state.vms_in(call.args["sub"], call.args.get("rg"))
-        try:
-            offset = int(call.query.get("$skiptoken", "0"))
-        except ValueError as exc:
-            raise ArmError(400, "InvalidSkipToken", "The $skiptoken is not valid.") from exc
+        token = call.query.get("$skiptoken", "0")
+        if not (token.isascii() and token.isdecimal()) or len(token) > _MAX_SKIP_TOKEN_DIGITS:
+            raise invalid_skip_token()
+        offset = int(token)
         page_size = self.state.fleet.page_size
         with_view = (
             _is_true(call.query.get("statusOnly"))
             or call.query.get("$expand", "").lower() == "instanceview"
         )
-        with self.state.lock:
-            page = [
+        page = self.state.read(
+            lambda: [
                 arm_json.vm_json(vm, call.now, with_instance_view=with_view)
                 for vm in vms[offset : offset + page_size]
             ]
+        )
         body: dict[str, Any] = {"value": page}
         if offset + page_size < len(vms):
             query = {k: v for k, v in call.query.items() if k != "$skiptoken"}
@@ -402,24 +349,26 @@ class ArmApi:
     def _get_vm(self, call: _Call) -> Response:
         assert call.vm is not None
         with_view = call.query.get("$expand", "").lower() == "instanceview"
-        with self.state.lock:
-            body = arm_json.vm_json(call.vm, call.now, with_instance_view=with_view)
-        return Response(200, body)
+        vm = call.vm
+        return Response(
+            200,
+            self.state.read(lambda: arm_json.vm_json(vm, call.now, with_instance_view=with_view)),
+        )
 
     def _instance_view(self, call: _Call) -> Response:
         assert call.vm is not None
-        with self.state.lock:
-            body = arm_json.instance_view_json(call.vm, call.now)
-        return Response(200, body)
+        vm = call.vm
+        return Response(200, self.state.read(lambda: arm_json.instance_view_json(vm, call.now)))
 
     # --- writes ---------------------------------------------------------------
 
     def _update_vm(self, call: _Call) -> Response:
         assert call.vm is not None
-        self.state.update_vm(call.vm, self._json_body(call.request))
-        with self.state.lock:
-            answer = arm_json.vm_json(call.vm, call.now, with_instance_view=False)
-        return Response(200, answer)
+        vm = call.vm
+        self.state.update_vm(vm, self._json_body(call.request))
+        return Response(
+            200, self.state.read(lambda: arm_json.vm_json(vm, call.now, with_instance_view=False))
+        )
 
     def _assess(self, call: _Call) -> Response:
         assert call.vm is not None
@@ -428,7 +377,12 @@ class ArmApi:
 
     def _install(self, call: _Call) -> Response:
         assert call.vm is not None
-        operation = self.state.start_install(call.vm, self._json_body(call.request), call.now)
+        operation = self.state.start_install(
+            call.vm,
+            self._json_body(call.request),
+            call.now,
+            logged_request=logged_body(call.request.body),
+        )
         return self._accepted(call, operation)
 
     def _operation_url(self, call: _Call, operation: Operation, *, monitor: bool) -> str:
@@ -464,8 +418,7 @@ class ArmApi:
         ):
             raise ArmError(404, "NotFound", f"The operation '{call.args['op']}' was not found.")
         done = call.now >= operation.end
-        with self.state.lock:
-            result = arm_json.operation_output(operation, call.now)
+        result = self.state.read(lambda: arm_json.operation_output(operation, call.now))
         # The poll's log line: the operation it asked about, and its status.
         call.vm = operation.vm
         call.status = "Succeeded" if done else "InProgress"
@@ -486,3 +439,22 @@ class ArmApi:
             status["endTime"] = iso(operation.end)
             status["properties"] = {"output": result}
         return Response(200, status)
+
+
+def open_api(
+    fleet: dict[str, Any],
+    *,
+    clock: Clock | None,
+    log_path: Path | None,
+    faults: FaultConfig | None,
+) -> ArmApi:
+    """The simulator for `fleet` (parsed fleet-file JSON), whatever carries its requests.
+
+    Its log file is open until `api.state.finish()` and `api.log.close()`.
+    Raises `fleetsim.FleetError` for a bad fleet.
+    """
+    spec = parse_fleet(fleet)
+    clock = clock or ScaledClock(1.0)
+    log = OperationLog(log_path)
+    state = FleetState(spec, clock, log)
+    return ArmApi(state, log, FaultInjector(faults or FaultConfig()))

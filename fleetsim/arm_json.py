@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from fleetsim.errors import TENANT_ID
 from fleetsim.fleet import FleetSpec, SubscriptionSpec
 from fleetsim.install import InstallationState
 from fleetsim.oplog import iso
 from fleetsim.state import ASSESS, Operation, VmRuntime
+from patching.regions import BUILTIN_REGIONS
 
 VM_TYPE = "Microsoft.Compute/virtualMachines"
-# A fixed tenant: the simulator has one.
-TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 _POWER_DISPLAY = {
     "running": "VM running",
@@ -77,16 +76,9 @@ def display_name(region: str) -> str:
 
 def region_pairs(fleet: FleetSpec) -> dict[str, str | None]:
     """Every region to list, with its pair: the fleet's own, else the project's table."""
-    builtin: Mapping[str, Any]
-    try:
-        from patching.regions import BUILTIN_REGIONS
-
-        builtin = BUILTIN_REGIONS
-    except ImportError:  # the built-in table is optional for the simulator
-        builtin = {}
     pairs: dict[str, str | None] = {
         name.lower(): (info.paired_region.lower() if info.paired_region else None)
-        for name, info in builtin.items()
+        for name, info in BUILTIN_REGIONS.items()
     }
     for vm in fleet.vms:
         pairs.setdefault(vm.location, None)

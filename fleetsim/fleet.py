@@ -7,25 +7,19 @@ this module only turns the valid document into the simulator's specs.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import patching.fleet as patching_fleet
+from fleetsim.vm_ids import parse_vm_id
 from patching.models import normalize_region
 
 DEFAULT_PAGE_SIZE = 50
 # The image SKU a VM reports when the fleet file gives none.
 DEFAULT_WINDOWS_SKU = "2022-datacenter-azure-edition"
 DEFAULT_LINUX_SKU = "22_04-lts-gen2"
-
-_VM_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
-    r"/providers/Microsoft\.Compute/virtualMachines/(?P<name>[^/]+)$",
-    re.IGNORECASE,
-)
 
 
 class FleetError(ValueError):
@@ -168,15 +162,19 @@ def _parse_off_period(period: Mapping[str, Any], where: str) -> OffPeriod:
 
 def _parse_vm(vm: Mapping[str, Any], where: str) -> VmSpec:
     vm_id: str = vm["id"]
-    match = _VM_ID.match(vm_id)
-    assert match is not None  # the schema's VM_ID_PATTERN
+    parts = parse_vm_id(vm_id)
+    if parts is None:
+        raise FleetError(
+            f"{where}.id: {vm_id!r} is not a VM id (expected /subscriptions/S"
+            "/resourceGroups/G/providers/Microsoft.Compute/virtualMachines/NAME, no spaces)"
+        )
     sim: Mapping[str, Any] = vm.get("sim", {})
     patches = sim.get("availablePatches")
     return VmSpec(
         id=vm_id,
-        subscription_id=match["sub"],
-        resource_group=match["rg"],
-        name=match["name"],
+        subscription_id=parts.subscription,
+        resource_group=parts.resource_group,
+        name=parts.name,
         location=normalize_region(vm["location"]),
         os_type=vm["osType"],
         patch_mode=vm["patchMode"],

@@ -56,7 +56,12 @@ def parse_duration(text: str) -> timedelta:
     if match is None or text in ("P", "PT"):
         raise InvalidRequest("maximumDuration", f"'{text}' is not an ISO 8601 duration")
     parts = {k: float(v) for k, v in match.groupdict().items() if v is not None}
-    return timedelta(**parts)
+    try:
+        return timedelta(**parts)
+    except OverflowError as exc:  # beyond any timedelta: certainly beyond the 4-hour cap
+        raise InvalidRequest(
+            "maximumDuration", f"'{text}' is longer than the 4 hours (PT4H) allowed."
+        ) from exc
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+# A request body is logged whole up to this size; a longer one is cut and marked.
+LOGGED_BODY_LIMIT = 16 * 1024
+
+
+def logged_body(raw: bytes) -> Any:
+    """A request body as its log line shows it: JSON as parsed, else text, bounded.
+
+    A body over `LOGGED_BODY_LIMIT` bytes is logged as
+    `{"truncated": true, "bytes": N, "head": "<its first LOGGED_BODY_LIMIT bytes>"}`.
+    """
+    if not raw:
+        return None
+    if len(raw) > LOGGED_BODY_LIMIT:
+        head = raw[:LOGGED_BODY_LIMIT].decode("utf-8", "replace")
+        return {"truncated": True, "bytes": len(raw), "head": head}
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw.decode("utf-8", "replace")
+
 
 def iso(moment: datetime) -> str:
     """ISO 8601 UTC with a trailing Z, as every contract time."""

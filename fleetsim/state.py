@@ -11,14 +11,14 @@ import heapq
 import itertools
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from fleetsim.catalog import Patch, patches_for
 from fleetsim.clock import Clock
-from fleetsim.errors import ArmError, invalid_content, invalid_parameter, not_found
+from fleetsim.errors import ArmError, invalid_parameter, not_found
 from fleetsim.fleet import FleetSpec, VmSpec
 from fleetsim.install import (
     InstallOutcome,
@@ -27,22 +27,12 @@ from fleetsim.install import (
     plan_install,
 )
 from fleetsim.oplog import OperationLog, iso
+from fleetsim.vm_ids import vm_id as build_vm_id
+from fleetsim.vm_update import parse_vm_update
 
 ASSESS = "assessPatches"
 INSTALL = "installPatches"
-WINDOWS_PATCH_MODES = ("Manual", "AutomaticByOS", "AutomaticByPlatform")
-LINUX_PATCH_MODES = ("ImageDefault", "AutomaticByPlatform")
-
-
-def _object(parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-    """A nested object of a request body; absent or null is an empty one."""
-    value = parent.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        where = f"{path}.{key}" if path else key
-        raise invalid_content(where, f"'{where}' must be a JSON object.")
-    return value
+_View = TypeVar("_View")
 
 
 @dataclass
@@ -132,8 +122,8 @@ class FleetState:
         self._pending: list[tuple[datetime, int, Operation]] = []
         self._catalogs: dict[tuple[str, bool], tuple[Patch, ...]] = {}
         self._sequence = itertools.count(1)
-        self.requests = 0
-        self.throttled = 0
+        self._requests = 0
+        self._throttled = 0
 
     # --- inspection (public: tests and the rehearsal) -------------------------
 
@@ -159,11 +149,30 @@ class FleetState:
                 install_in_progress=vm.running_install is not None,
             )
 
-    # --- used by the server ---------------------------------------------------
+    @property
+    def requests(self) -> int:
+        """Requests answered so far, refusals included."""
+        return self._requests
 
     @property
-    def lock(self) -> threading.RLock:
-        return self._lock
+    def throttled(self) -> int:
+        """Requests refused with 429 so far."""
+        return self._throttled
+
+    # --- used by the server ---------------------------------------------------
+
+    def count_request(self) -> None:
+        with self._lock:
+            self._requests += 1
+
+    def count_throttled(self) -> None:
+        with self._lock:
+            self._throttled += 1
+
+    def read(self, view: Callable[[], _View]) -> _View:
+        """`view()` while no operation changes the fleet: a consistent answer."""
+        with self._lock:
+            return view()
 
     def settle(self, now: datetime) -> None:
         """Apply every operation that has ended by `now`, in the order they ended."""
@@ -194,11 +203,7 @@ class FleetState:
 
     def find_vm(self, subscription_id: str, resource_group: str, name: str) -> VmRuntime:
         self.require_resource_group(subscription_id, resource_group)
-        key = (
-            f"/subscriptions/{subscription_id}/resourcegroups/{resource_group}"
-            f"/providers/microsoft.compute/virtualmachines/{name}"
-        ).lower()
-        vm = self._vms.get(key)
+        vm = self._vms.get(build_vm_id(subscription_id, resource_group, name).lower())
         if vm is None:
             raise not_found("Microsoft.Compute/virtualMachines", name, resource_group)
         return vm
@@ -275,7 +280,10 @@ class FleetState:
             vm.running_assessments += 1
             return op
 
-    def start_install(self, vm: VmRuntime, body: Any, now: datetime) -> Operation:
+    def start_install(
+        self, vm: VmRuntime, body: Any, now: datetime, *, logged_request: Any
+    ) -> Operation:
+        """Start an install of `body`; the log shows it as `logged_request`."""
         with self._lock:
             self.settle(now)
             try:
@@ -295,82 +303,24 @@ class FleetState:
                 reboot_pending_before=vm.reboot_pending,
                 deallocated_after=vm.next_deallocation(now),
             )
-            op = self._new_operation(INSTALL, vm, now, outcome.duration, body)
+            op = self._new_operation(INSTALL, vm, now, outcome.duration, logged_request)
             op.outcome = outcome
             vm.running_install = op
             return op
 
     def update_vm(self, vm: VmRuntime, body: Any) -> None:
-        """PATCH: tags, patch mode and the hotpatch flag, validated as ARM does."""
+        """PATCH: tags, patch mode and the hotpatch flag (`fleetsim.vm_update`)."""
         with self._lock:
-            self._update_vm(vm, body)
-
-    def _update_vm(self, vm: VmRuntime, body: Any) -> None:
-        if not isinstance(body, Mapping):
-            raise invalid_content("", "The request body must be a JSON object.")
-        properties = _object(body, "properties", "")
-        os_profile = _object(properties, "osProfile", "properties")
-        config_key = "windowsConfiguration" if vm.spec.is_windows else "linuxConfiguration"
-        other_key = "linuxConfiguration" if vm.spec.is_windows else "windowsConfiguration"
-        if os_profile.get(other_key):
-            raise invalid_parameter(
-                f"osProfile.{other_key}",
-                f"'{other_key}' cannot be set on a {vm.spec.os_type} virtual machine.",
+            update = parse_vm_update(
+                body,
+                vm.spec,
+                patch_mode=vm.patch_mode,
+                enable_hotpatching=vm.enable_hotpatching,
             )
-        config = _object(os_profile, config_key, "properties.osProfile")
-        settings_path = f"properties.osProfile.{config_key}"
-        patch_settings = _object(config, "patchSettings", settings_path)
-        settings_path += ".patchSettings"
-        patch_mode = patch_settings.get("patchMode")
-        if patch_mode is None:
-            patch_mode = vm.patch_mode
-        elif not isinstance(patch_mode, str):
-            raise invalid_content(f"{settings_path}.patchMode", "patchMode must be a string.")
-        else:
-            modes = WINDOWS_PATCH_MODES if vm.spec.is_windows else LINUX_PATCH_MODES
-            canonical = next((m for m in modes if m.lower() == patch_mode.lower()), None)
-            if canonical is None:
-                raise invalid_parameter(
-                    f"{settings_path}.patchMode",
-                    f"patchMode '{patch_mode}' is not valid for a {vm.spec.os_type} virtual "
-                    f"machine; allowed values are {', '.join(modes)}.",
-                )
-            patch_mode = canonical
-        hotpatching = patch_settings.get("enableHotpatching")
-        if hotpatching is None:
-            hotpatching = vm.enable_hotpatching
-        elif not isinstance(hotpatching, bool):
-            raise invalid_content(
-                f"{settings_path}.enableHotpatching", "enableHotpatching must be true or false."
-            )
-        if hotpatching and not vm.spec.is_windows:
-            raise invalid_parameter(
-                "patchSettings.enableHotpatching", "Hotpatching is only supported on Windows."
-            )
-        if hotpatching and patch_mode != "AutomaticByPlatform":
-            raise invalid_parameter(
-                "patchSettings.enableHotpatching",
-                "Hotpatching requires patchMode 'AutomaticByPlatform'.",
-            )
-        # The image is checked when hotpatch is turned on, as on Azure; a VM that
-        # already has it keeps it through any other update. The SKU is the one
-        # the VM's JSON reports.
-        sku = vm.spec.reported_image_sku
-        if hotpatching and not vm.enable_hotpatching and "azure-edition" not in sku.lower():
-            raise invalid_parameter(
-                "patchSettings.enableHotpatching",
-                f"Hotpatching is not supported for image SKU '{sku}'; "
-                "it needs Windows Server Azure Edition.",
-            )
-        tags = body.get("tags")
-        if tags is not None and not (
-            isinstance(tags, Mapping) and all(isinstance(v, str) for v in tags.values())
-        ):
-            raise invalid_content("tags", "tags must be an object of string values.")
-        vm.patch_mode = patch_mode
-        vm.enable_hotpatching = hotpatching
-        if tags is not None:
-            vm.tags = {str(k): v for k, v in tags.items()}
+            vm.patch_mode = update.patch_mode
+            vm.enable_hotpatching = update.enable_hotpatching
+            if update.tags is not None:
+                vm.tags = update.tags
 
     def _complete(self, op: Operation) -> None:
         vm = op.vm

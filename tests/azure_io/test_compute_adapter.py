@@ -1,8 +1,11 @@
-"""The compute adapter with the real SDK clients against the fleet simulator (HTTPS)."""
+"""The compute adapter with the real SDK clients against the fleet simulator.
+
+In process through the simulator's transport (whose `sleep` the tests record
+instead of sleeping), and once over HTTPS to show both ways answer alike.
+"""
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +26,14 @@ from azure_io.compute_outcomes import (
 )
 from azure_io.patch_results import AssessmentResult, InstallRequest, InstallResult
 from azure_io.settings import ArmCredentialKind, Settings
-from fleetsim import FaultConfig, RunningSimulator, VirtualClock, start_simulator
+from fleetsim import (
+    FaultConfig,
+    InProcessSimulator,
+    RunningSimulator,
+    VirtualClock,
+    open_simulator,
+    start_simulator,
+)
 from patching.models import OsType, PatchMode, PowerState, RebootSetting, VmTarget
 
 SUB = "11111111-1111-4111-8111-111111111111"
@@ -103,42 +113,39 @@ def ops_log(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def sim(ops_log: Path) -> Iterator[RunningSimulator]:
-    with start_simulator(FLEET, clock=VirtualClock(START), log_path=ops_log) as running:
+def sleeps() -> list[float]:
+    """Every wait of the SDK (retry back-off, polling), recorded instead of slept."""
+    return []
+
+
+@pytest.fixture
+def sim(ops_log: Path, sleeps: list[float]) -> Iterator[InProcessSimulator]:
+    with open_simulator(
+        FLEET, clock=VirtualClock(START), log_path=ops_log, sleep=sleeps.append
+    ) as running:
         yield running
 
 
-def adapter_for(sim: RunningSimulator, *, retry_attempts: int = 3) -> ComputeAdapter:
+def adapter_for(
+    sim: InProcessSimulator | RunningSimulator, *, retry_attempts: int = 3
+) -> ComputeAdapter:
     settings = Settings(
         subscriptions=(SUB,),
         arm_endpoint=sim.base_url,
-        arm_ca_bundle=Path(sim.ca_path),
+        arm_ca_bundle=None if isinstance(sim, InProcessSimulator) else Path(sim.ca_path),
         arm_credential=ArmCredentialKind.STATIC,
         arm_retry_attempts=retry_attempts,
         arm_retry_backoff_seconds=0.0,
     )
-    return ComputeAdapter.from_settings(settings)
+    transport = sim.transport if isinstance(sim, InProcessSimulator) else None
+    return ComputeAdapter.from_settings(settings, transport=transport)
 
 
 @pytest.fixture
-def adapter(sim: RunningSimulator) -> Iterator[ComputeAdapter]:
+def adapter(sim: InProcessSimulator) -> Iterator[ComputeAdapter]:
     adapter = adapter_for(sim)
     yield adapter
     adapter.close()
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Records every time.sleep (the SDK's transports sleep through it) instead of sleeping."""
-    recorded: list[float] = []
-    real_sleep = time.sleep
-
-    def record(seconds: float) -> None:
-        recorded.append(seconds)
-        real_sleep(min(seconds, 0.01))
-
-    monkeypatch.setattr(time, "sleep", record)
-    return recorded
 
 
 def iso_minutes(duration: str) -> int:
@@ -155,7 +162,7 @@ def logged(ops_log: Path, op: str) -> list[dict[str, Any]]:
 
 
 def test_discovery_maps_every_fact_in_two_paged_lists(
-    sim: RunningSimulator, adapter: ComputeAdapter
+    sim: InProcessSimulator, adapter: ComputeAdapter
 ) -> None:
     before = sim.state.requests
     targets = {target.name: target for target in adapter.discover(SUB.upper())}
@@ -193,6 +200,19 @@ def test_discovery_maps_every_fact_in_two_paged_lists(
     assert targets["off-01"].power_state is PowerState.DEALLOCATED
 
 
+def test_discovery_over_https_is_the_same_as_in_process(
+    sim: InProcessSimulator, adapter: ComputeAdapter
+) -> None:
+    with start_simulator(FLEET, clock=VirtualClock(START)) as served:
+        over_https = adapter_for(served)
+        try:
+            assert over_https.discover(SUB) == adapter.discover(SUB)
+            assert over_https.region_pairs(SUB) == adapter.region_pairs(SUB)
+        finally:
+            over_https.close()
+        assert served.state.requests == sim.state.requests == 7
+
+
 def test_region_pairs(adapter: ComputeAdapter) -> None:
     pairs = adapter.region_pairs(SUB)
     assert pairs["eastus"] == "westus"
@@ -200,7 +220,7 @@ def test_region_pairs(adapter: ComputeAdapter) -> None:
 
 
 def test_assessment_resumes_from_its_token_in_a_fresh_adapter(
-    sim: RunningSimulator, adapter: ComputeAdapter, sleeps: list[float]
+    sim: InProcessSimulator, adapter: ComputeAdapter, sleeps: list[float]
 ) -> None:
     started = adapter.start_assessment(vm_id("web-01"))
     assert isinstance(started, Started)
@@ -241,7 +261,7 @@ def states_by_kb(result: InstallResult) -> dict[str | None, str | None]:
 
 
 def test_windows_install_sends_windows_parameters_and_completes(
-    sim: RunningSimulator, adapter: ComputeAdapter, ops_log: Path
+    sim: InProcessSimulator, adapter: ComputeAdapter, ops_log: Path
 ) -> None:
     request = InstallRequest(
         os_type=OsType.WINDOWS,
@@ -290,7 +310,7 @@ def test_windows_install_sends_windows_parameters_and_completes(
 
 
 def test_windows_install_that_may_not_reboot_leaves_reboot_kbs_pending(
-    sim: RunningSimulator, adapter: ComputeAdapter
+    sim: InProcessSimulator, adapter: ComputeAdapter
 ) -> None:
     request = InstallRequest(
         os_type=OsType.WINDOWS,
@@ -316,7 +336,7 @@ def test_windows_install_that_may_not_reboot_leaves_reboot_kbs_pending(
 
 
 def test_linux_install_sends_linux_parameters(
-    sim: RunningSimulator, adapter: ComputeAdapter, ops_log: Path
+    sim: InProcessSimulator, adapter: ComputeAdapter, ops_log: Path
 ) -> None:
     request = InstallRequest(os_type=OsType.LINUX, maximum_duration=timedelta(minutes=90))
     started = adapter.start_install(vm_id("db-01", "rg-data"), request)
@@ -329,7 +349,7 @@ def test_linux_install_sends_linux_parameters(
     assert "windowsParameters" not in body
 
 
-def test_failed_install_is_a_typed_result(sim: RunningSimulator, adapter: ComputeAdapter) -> None:
+def test_failed_install_is_a_typed_result(sim: InProcessSimulator, adapter: ComputeAdapter) -> None:
     request = InstallRequest(os_type=OsType.LINUX, maximum_duration=timedelta(hours=1))
     started = adapter.start_install(vm_id("broken-01"), request)
     assert isinstance(started, Started)
@@ -351,7 +371,7 @@ def test_vm_that_is_off_is_a_typed_outcome(adapter: ComputeAdapter) -> None:
 
 
 def test_throttling_comes_back_with_retry_after_and_no_sleep(
-    sim: RunningSimulator, adapter: ComputeAdapter, sleeps: list[float]
+    sim: InProcessSimulator, adapter: ComputeAdapter, sleeps: list[float]
 ) -> None:
     # Guest patch operations: a bucket of 6 per VM; the 7th call in the same minute is refused.
     outcomes = [adapter.start_assessment(vm_id("web-01")) for _ in range(7)]
@@ -364,9 +384,11 @@ def test_throttling_comes_back_with_retry_after_and_no_sleep(
     assert sleeps == []
 
 
-def test_transient_server_errors_are_retried(ops_log: Path, sleeps: list[float]) -> None:
+def test_transient_server_errors_are_retried(sleeps: list[float]) -> None:
     faults = FaultConfig(error_rate=0.4, seed=7)
-    with start_simulator(FLEET, clock=VirtualClock(START), faults=faults) as flaky:
+    with open_simulator(
+        FLEET, clock=VirtualClock(START), faults=faults, sleep=sleeps.append
+    ) as flaky:
         targets = adapter_for(flaky, retry_attempts=5).discover(SUB)
         assert len(targets) == 5
         assert flaky.state.requests > 6  # some pages needed a second try
@@ -374,8 +396,8 @@ def test_transient_server_errors_are_retried(ops_log: Path, sleeps: list[float])
 
 
 def test_retries_are_bounded(sleeps: list[float]) -> None:
-    with start_simulator(
-        FLEET, clock=VirtualClock(START), faults=FaultConfig(error_rate=1.0)
+    with open_simulator(
+        FLEET, clock=VirtualClock(START), faults=FaultConfig(error_rate=1.0), sleep=sleeps.append
     ) as down:
         with pytest.raises(ArmCallError, match="HTTP 5") as raised:
             adapter_for(down, retry_attempts=2).discover(SUB)
@@ -383,7 +405,7 @@ def test_retries_are_bounded(sleeps: list[float]) -> None:
     assert raised.value.__cause__ is not None
 
 
-def test_health_verdicts(sim: RunningSimulator, adapter: ComputeAdapter) -> None:
+def test_health_verdicts(sim: InProcessSimulator, adapter: ComputeAdapter) -> None:
     healthy = adapter.check_health(vm_id("web-01"))
     assert isinstance(healthy, HealthVerdict)
     assert healthy.state is HealthState.HEALTHY

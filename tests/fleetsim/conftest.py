@@ -1,4 +1,4 @@
-"""Fixtures: a virtual clock and simulators started on it."""
+"""Fixtures: a virtual clock, and simulators on it: in process or served over HTTPS."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 from fleetsim_helpers import START
 
-from fleetsim import RunningSimulator, VirtualClock, start_simulator
+from fleetsim import (
+    InProcessSimulator,
+    RunningSimulator,
+    VirtualClock,
+    open_simulator,
+    start_simulator,
+)
 
 
 @pytest.fixture
@@ -16,12 +22,25 @@ def clock() -> VirtualClock:
     return VirtualClock(START)
 
 
-SimFactory = Callable[..., RunningSimulator]
+@pytest.fixture
+def simulate(clock: VirtualClock) -> Iterator[Callable[..., InProcessSimulator]]:
+    """Opens in-process simulators on the test's virtual clock and stops them afterwards."""
+    opened: list[InProcessSimulator] = []
+
+    def open_one(fleet: dict[str, Any], **kwargs: Any) -> InProcessSimulator:
+        kwargs.setdefault("clock", clock)
+        sim = open_simulator(fleet, **kwargs)
+        opened.append(sim)
+        return sim
+
+    yield open_one
+    for sim in opened:
+        sim.stop()
 
 
 @pytest.fixture
-def simulate(clock: VirtualClock) -> Iterator[SimFactory]:
-    """Starts simulators on the test's virtual clock and stops them afterwards."""
+def serve(clock: VirtualClock) -> Iterator[Callable[..., RunningSimulator]]:
+    """Starts HTTPS simulators on the test's virtual clock and stops them afterwards."""
     started: list[RunningSimulator] = []
 
     def start(fleet: dict[str, Any], **kwargs: Any) -> RunningSimulator:

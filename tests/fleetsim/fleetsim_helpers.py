@@ -1,4 +1,10 @@
-"""Small fleets built in the tests, and real SDK clients for a running simulator."""
+"""Small fleets built in the tests, and real SDK clients for a simulator.
+
+A simulator is in process (`open_simulator`, the `simulate` fixture) or served
+over HTTPS (`start_simulator`, the `serve` fixture); the clients here reach
+either: the SDK through the in-process transport or over TLS, raw requests
+through `raw_session`.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from azure.core.rest import HttpRequest, HttpResponse
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-from fleetsim import RunningSimulator
+from fleetsim import InProcessSimulator, RunningSimulator
+
+Simulator = RunningSimulator | InProcessSimulator
 
 SUB_A = "11111111-1111-4111-8111-111111111111"
 SUB_B = "22222222-2222-4222-8222-222222222222"
@@ -23,11 +32,11 @@ def vm_id(name: str, *, sub: str = SUB_A, rg: str = "rg-app") -> str:
     )
 
 
-def vm_url(sim: RunningSimulator, name: str, *, sub: str = SUB_A, rg: str = "rg-app") -> str:
+def vm_url(sim: Simulator, name: str, *, sub: str = SUB_A, rg: str = "rg-app") -> str:
     return sim.base_url + vm_id(name, sub=sub, rg=rg)
 
 
-def operations_url(sim: RunningSimulator, *, sub: str = SUB_A, location: str = "eastus") -> str:
+def operations_url(sim: Simulator, *, sub: str = SUB_A, location: str = "eastus") -> str:
     return (
         f"{sim.base_url}/subscriptions/{sub}/providers/Microsoft.Compute"
         f"/locations/{location}/operations"
@@ -79,27 +88,56 @@ def fleet_of(*vms: dict[str, Any], **top: Any) -> dict[str, Any]:
     return fleet
 
 
-def compute(
-    sim: RunningSimulator, subscription_id: str = SUB_A, **kwargs: Any
-) -> ComputeManagementClient:
+def _connection(sim: Simulator) -> dict[str, Any]:
+    if isinstance(sim, InProcessSimulator):
+        return {"transport": sim.transport}
+    return {"connection_verify": str(sim.ca_path)}
+
+
+def compute(sim: Simulator, subscription_id: str = SUB_A, **kwargs: Any) -> ComputeManagementClient:
     kwargs.setdefault("polling_interval", 0)
     return ComputeManagementClient(
-        sim.credential,
-        subscription_id,
-        base_url=sim.base_url,
-        connection_verify=str(sim.ca_path),
-        **kwargs,
+        sim.credential, subscription_id, base_url=sim.base_url, **_connection(sim), **kwargs
     )
 
 
-def subscriptions(sim: RunningSimulator) -> SubscriptionClient:
-    return SubscriptionClient(
-        sim.credential, base_url=sim.base_url, connection_verify=str(sim.ca_path)
-    )
+def subscriptions(sim: Simulator) -> SubscriptionClient:
+    return SubscriptionClient(sim.credential, base_url=sim.base_url, **_connection(sim))
 
 
-def raw_session(sim: RunningSimulator, *, token: bool = True) -> requests.Session:
-    """A plain HTTPS client, for what the SDK hides (status codes, headers)."""
+class InProcessSession:
+    """The part of `requests.Session` the tests use, sent through the in-process transport."""
+
+    def __init__(self, sim: InProcessSimulator, *, token: bool) -> None:
+        self._sim = sim
+        self.headers = {"Authorization": "Bearer anything"} if token else {}
+
+    def request(
+        self, method: str, url: str, *, json: Any = None, params: dict[str, str] | None = None
+    ) -> HttpResponse:
+        request = HttpRequest(method, url, headers=dict(self.headers), json=json, params=params)
+        return self._sim.transport.send(request)
+
+    def get(self, url: str) -> HttpResponse:
+        return self.request("GET", url)
+
+    def post(self, url: str, *, json: Any = None) -> HttpResponse:
+        return self.request("POST", url, json=json)
+
+    def patch(self, url: str, *, json: Any = None) -> HttpResponse:
+        return self.request("PATCH", url, json=json)
+
+    def delete(self, url: str) -> HttpResponse:
+        return self.request("DELETE", url)
+
+
+def raw_session(sim: Simulator, *, token: bool = True) -> Any:
+    """A plain client, for what the SDK hides (status codes, headers).
+
+    Over HTTPS a `requests.Session`; in process an `InProcessSession`.
+    """
+    if isinstance(sim, InProcessSimulator):
+        return InProcessSession(sim, token=token)
     session = requests.Session()
     session.trust_env = False  # an environment CA bundle would override `verify`
     session.verify = str(sim.ca_path)
@@ -109,3 +147,4 @@ def raw_session(sim: RunningSimulator, *, token: bool = True) -> requests.Sessio
 
 
 API = "api-version=2026-04-01"
+SUBSCRIPTIONS_API = "api-version=2022-12-01"

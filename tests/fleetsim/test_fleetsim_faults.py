@@ -54,9 +54,9 @@ def test_a_refused_request_has_no_effect(simulate):
     assert sim.state.vm(vm_id("web-01")).install_in_progress is False
 
 
-def test_slow_answers(simulate):
+def test_slow_answers_over_https(serve):
     slow = FaultConfig(slow_rate=1.0, slow_seconds=0.25)
-    sim = simulate(fleet_of(windows_vm("web-01")), faults=slow)
+    sim = serve(fleet_of(windows_vm("web-01")), faults=slow)
     client = compute(sim)
     client.virtual_machines.get("rg-app", "web-01")  # connection set up
     started = time.monotonic()

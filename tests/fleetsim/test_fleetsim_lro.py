@@ -80,8 +80,8 @@ def test_assess_poller_to_completion_gives_every_field(simulate, clock):
         assert patch.assessment_state == "Available"
 
 
-def test_poller_waits_for_the_clock(simulate, clock):
-    sim = simulate(fleet_of(windows_vm("web-01", sim={"installMinutes": 45})))
+def test_poller_waits_for_the_clock_over_https(serve, clock):
+    sim = serve(fleet_of(windows_vm("web-01", sim={"installMinutes": 45})))
     poller = compute(sim).virtual_machines.begin_install_patches(
         "rg-app", "web-01", HOTPATCH_INSTALL
     )

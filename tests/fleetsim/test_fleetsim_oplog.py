@@ -7,7 +7,16 @@ from datetime import timedelta
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-from fleetsim_helpers import API, compute, fleet_of, raw_session, vm_id, vm_url, windows_vm
+from fleetsim_helpers import (
+    API,
+    SUBSCRIPTIONS_API,
+    compute,
+    fleet_of,
+    raw_session,
+    vm_id,
+    vm_url,
+    windows_vm,
+)
 
 from fleetsim import FaultConfig
 
@@ -108,7 +117,7 @@ def test_every_answer_is_one_line_polls_and_refusals_included(simulate, clock, t
     assert session.get(f"{url}?x=1").status_code == 400
     assert raw_session(sim, token=False).get(f"{url}?{API}").status_code == 401
     assert session.get(f"{vm_url(sim, 'nope')}?{API}").status_code == 404
-    assert session.get(f"{sim.base_url}/subscriptions?{API}&bogus").status_code == 200
+    assert session.get(f"{sim.base_url}/subscriptions?{SUBSCRIPTIONS_API}&bogus").status_code == 200
     assert session.get(f"{sim.base_url}/nowhere?{API}").status_code == 404
     clock.advance(timedelta(minutes=40))
     assert session.get(status_url).json()["status"] == "Succeeded"

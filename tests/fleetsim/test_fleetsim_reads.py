@@ -23,10 +23,10 @@ from fleetsim_helpers import (
 )
 
 
-def test_subscriptions_and_locations_with_pairs(simulate):
+def test_subscriptions_and_locations_with_pairs_over_https(serve):
     fleet = fleet_of(windows_vm("web-01"), windows_vm("web-02", location="centraluseuap"))
     fleet["regions"].append({"name": "centraluseuap"})  # a region the built-in table lacks
-    sim = simulate(fleet)
+    sim = serve(fleet)
     client = subscriptions(sim)
 
     subs = {s.subscription_id: s.display_name for s in client.subscriptions.list()}
@@ -259,8 +259,8 @@ def test_the_image_is_checked_only_when_hotpatch_is_turned_on(simulate):
         ([1, 2], None),
     ],
 )
-def test_malformed_update_bodies_are_400_and_keep_the_connection(simulate, body, target):
-    sim = simulate(fleet_of(windows_vm("web-01")))
+def test_malformed_update_bodies_are_400_and_keep_the_connection(serve, body, target):
+    sim = serve(fleet_of(windows_vm("web-01")))
     session = raw_session(sim)
     answer = session.patch(f"{vm_url(sim, 'web-01')}?{API}", json=body)
     assert answer.status_code == 400
@@ -285,11 +285,9 @@ def test_an_unknown_patch_mode_is_invalid_parameter(simulate):
     assert answer.json()["error"]["code"] == "InvalidParameter"
 
 
-def test_an_unexpected_error_is_a_logged_500_not_a_dropped_connection(
-    simulate, monkeypatch, tmp_path
-):
+def test_an_unexpected_error_is_a_logged_500_not_a_dropped_connection(serve, monkeypatch, tmp_path):
     log = tmp_path / "operations.jsonl"
-    sim = simulate(fleet_of(windows_vm("web-01")), log_path=log)
+    sim = serve(fleet_of(windows_vm("web-01")), log_path=log)
 
     def broken(vm: Any, body: Any) -> None:
         raise RuntimeError("a bug")

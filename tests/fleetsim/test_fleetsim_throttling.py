@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -75,16 +74,23 @@ def test_per_vm_bucket_through_the_sdk(simulate, clock):
 
 
 def test_sdk_retries_after_the_throttle_clears(simulate, clock):
-    """The real client honours Retry-After; here virtual time moves while it waits."""
-    sim = simulate(fleet_of(windows_vm("web-01")))
+    """The real client honours Retry-After; its wait moves the virtual clock."""
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        clock.advance(timedelta(seconds=seconds))
+
+    sim = simulate(fleet_of(windows_vm("web-01")), sleep=wait)
     client = compute(sim, retry_total=3)
     for _ in range(6):
         client.virtual_machines.begin_assess_patches("rg-app", "web-01")
     clock.advance(timedelta(seconds=29))
-    # The client sleeps 1 real second, then retries; by then the clock has moved on.
-    threading.Timer(0.2, clock.advance, args=(timedelta(seconds=1),)).start()
+    # Refused with Retry-After 1; the client waits that second, then gets through.
     poller = client.virtual_machines.begin_assess_patches("rg-app", "web-01")
     assert poller.status() == "InProgress"
+    assert [seconds for seconds in waits if seconds] == [1.0]  # (polls wait 0 s)
+    assert sim.state.throttled == 1
 
 
 def test_arm_write_bucket(simulate, clock):
