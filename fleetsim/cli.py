@@ -3,101 +3,99 @@
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from fleetsim.clock import ScaledClock
 from fleetsim.fleet import FleetError
 from fleetsim.server import start_simulator
+from patchctl.console import (
+    RefusingParser,
+    int_between,
+    path_argument,
+    positive_number_up_to,
+    run_refusing,
+)
+from patchctl.files import read_json, refuse_same_files, refuse_to_overwrite, write_file
+from patching.errors import BadInput
 
-EXIT_BAD_INPUT = 2
-
-
-class BadInput(Exception):
-    """Reported as one line on stderr, exit status 2."""
+# Past this, a minute of the virtual clock lasts under a millisecond of real time.
+MAX_CLOCK_SPEED = 100_000.0
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = RefusingParser(
         prog="python -m fleetsim", description="ARM compute API simulator for a fleet file."
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=RefusingParser)
     serve = commands.add_parser("serve", help="serve the fleet over HTTPS on 127.0.0.1")
-    serve.add_argument("--fleet", required=True, type=Path, help="fleet file (JSON, version 1)")
-    serve.add_argument("--port", type=int, default=0, help="port (default: any free one)")
-    serve.add_argument("--ca-cert", type=Path, help="write the CA certificate (PEM) here")
     serve.add_argument(
-        "--clock-speed", type=float, default=1.0, help="virtual clock speed (x real time)"
+        "--fleet", required=True, type=path_argument, help="fleet file (JSON, version 1)"
     )
-    serve.add_argument("--log", type=Path, help="append the operations log (JSON lines) here")
+    serve.add_argument(
+        "--port", type=int_between(0, 65535), default=0, help="port (default: any free one)"
+    )
+    serve.add_argument("--ca-cert", type=path_argument, help="write the CA certificate (PEM) here")
+    serve.add_argument(
+        "--clock-speed",
+        type=positive_number_up_to(MAX_CLOCK_SPEED),
+        default=1.0,
+        help=f"virtual clock speed (x real time, at most {MAX_CLOCK_SPEED:g})",
+    )
+    serve.add_argument(
+        "--log", type=path_argument, help="append the operations log (JSON lines) here"
+    )
     return parser
 
 
-def _load_fleet(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"cannot read fleet file {path}: {exc}") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"fleet file {path} is not valid JSON: {exc}") from exc
-
-
 def _serve(args: argparse.Namespace) -> int:
-    fleet = _load_fleet(args.fleet)
-    if not args.clock_speed > 0:
-        raise BadInput(f"--clock-speed must be positive, got {args.clock_speed}")
-    if not 0 <= args.port <= 65535:
-        raise BadInput(f"--port must be between 0 and 65535, got {args.port}")
+    refuse_same_files({"--fleet": args.fleet, "--ca-cert": args.ca_cert, "--log": args.log})
+    if args.ca_cert is not None:
+        refuse_to_overwrite(args.ca_cert, flag="--ca-cert", inputs={"--fleet": args.fleet})
+    fleet = read_json(args.fleet, "fleet file")
     if args.log is not None and not args.log.parent.is_dir():
         raise BadInput(f"cannot write the log: no directory {args.log.parent}")
     try:
         simulator = start_simulator(
             fleet, clock=ScaledClock(args.clock_speed), log_path=args.log, port=args.port
         )
-    except FleetError as exc:
+    except (FleetError, RecursionError) as exc:
         raise BadInput(f"invalid fleet file {args.fleet}: {exc}") from exc
     except OSError as exc:
+        if args.log is not None and exc.filename == str(args.log):
+            raise BadInput(f"--log: cannot append to {args.log}: {exc.strerror}") from exc
         raise BadInput(f"cannot serve on 127.0.0.1:{args.port}: {exc}") from exc
     with simulator:
         ca_path = simulator.ca_path
         if args.ca_cert is not None:
-            try:
-                shutil.copyfile(simulator.ca_path, args.ca_cert)
-            except OSError as exc:
-                raise BadInput(f"cannot write the CA certificate to {args.ca_cert}: {exc}") from exc
+            write_file(
+                args.ca_cert, ca_path.read_text(), flag="--ca-cert", inputs={"--fleet": args.fleet}
+            )
             ca_path = args.ca_cert
         stop = threading.Event()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             stop.set()
 
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
-        print(simulator.base_url, flush=True)
-        print(
-            f"fleetsim: serving {len(simulator.state.vm_ids())} VMs; CA certificate {ca_path}",
-            file=sys.stderr,
-            flush=True,
-        )
-        # A bounded wait keeps the main thread responsive to signals.
-        while not stop.wait(0.5):
-            pass
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            print(simulator.base_url, flush=True)
+            print(
+                f"fleetsim: serving {len(simulator.state.vm_ids())} VMs; CA certificate {ca_path}",
+                file=sys.stderr,
+                flush=True,
+            )
+            # A bounded wait keeps the main thread responsive to signals.
+            while not stop.wait(0.5):
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return _serve(args)
-    except BadInput as exc:
-        print(f"fleetsim: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    return run_refusing("fleetsim: ", lambda: _serve(_parser().parse_args(argv)))

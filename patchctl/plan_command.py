@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from azure_io.settings import Settings, SettingsError
-from patchctl.errors import UsageError
-from patchctl.files import load_fleet, write_json
-from patching.calendar import cycle_id_of, make_cycle
+from patchctl.files import load_fleet, refuse_same_files, write_json
+from patching import defaults
+from patching.calendar import cycle_id_of, make_cycle, parse_cycle_id
+from patching.errors import BadInput
 from patching.models import Plan
 from patching.planfile import format_time, plan_to_json
 from patching.planner import PlanningPolicy, plan_cycle
@@ -19,7 +22,7 @@ from patching.windows import OffPeakWindow
 
 def run(arguments: argparse.Namespace) -> int:
     plan = _plan(arguments, arguments.cycle)
-    write_json(arguments.out, plan_to_json(plan))
+    write_json(arguments.out, plan_to_json(plan), flag="--out", inputs={"--fleet": arguments.fleet})
     print(
         f"planned {len(plan.assignments)} VMs in {len(plan.phases)} phases, "
         f"{len(plan.skipped)} skipped; makespan {plan.makespan_hours} h "
@@ -41,7 +44,7 @@ def _late(plan: Plan) -> int:
 def run_demo(arguments: argparse.Namespace) -> int:
     cycle_id = cycle_id_of(datetime.now(UTC))
     plan = _plan(arguments, cycle_id)
-    write_json(arguments.out, plan_to_json(plan))
+    write_json(arguments.out, plan_to_json(plan), flag="--out", inputs={"--fleet": arguments.fleet})
     print(summarise(plan))
     print(f"\nplan file: {arguments.out}")
     return 0
@@ -51,38 +54,64 @@ def _plan(arguments: argparse.Namespace, cycle_id: str) -> Plan:
     try:
         settings = Settings.from_env()
     except SettingsError as error:
-        raise UsageError(str(error)) from error
+        raise BadInput(str(error)) from error
     policy = _policy(arguments, settings)
+    refuse_same_files({"--fleet": arguments.fleet, "--out": arguments.out})
     fleet = load_fleet(arguments.fleet)
-    try:
+    released_at: datetime | None = getattr(arguments, "released_at", None)
+    now: datetime | None = getattr(arguments, "now", None)
+    with _reported_as("--cycle"):
+        parse_cycle_id(cycle_id)
+    # The flag that fixes the release time, then the one that fixes the start of the
+    # plan, is the one to name when the calendar cannot hold what follows from it.
+    release_flag = "--cycle" if released_at is None else "--released-at"
+    with _reported_as(release_flag):
         cycle = make_cycle(
             cycle_id,
             kind=getattr(arguments, "kind", None),
-            released_at=getattr(arguments, "released_at", None),
+            released_at=released_at,
             baseline_months=settings.planned_baseline_months,
         )
-    except ValueError as error:
-        raise UsageError(f"--cycle: {error}") from error
     if cycle_id_of(cycle.release.released_at) != cycle.id:
-        raise UsageError(
+        raise BadInput(
             f"--released-at: {format_time(cycle.release.released_at)} is not in cycle {cycle.id}"
         )
-    return plan_cycle(fleet, cycle, now=getattr(arguments, "now", None), policy=policy)
+    start_flag = "--now" if now is not None and now > cycle.release.released_at else release_flag
+    with _reported_as(start_flag):
+        return plan_cycle(fleet, cycle, now=now, policy=policy)
+
+
+@contextmanager
+def _reported_as(flag: str) -> Iterator[None]:
+    """The domain's refusal of a flag's value, or a date past the calendar's end, names the flag."""
+    try:
+        yield
+    except OverflowError as error:
+        raise BadInput(f"{flag}: the dates that follow from it leave the calendar") from error
+    except ValueError as error:
+        raise BadInput(f"{flag}: {error}") from error
 
 
 def _policy(arguments: argparse.Namespace, settings: Settings) -> PlanningPolicy:
     """Flags override the app settings, which carry the built-in defaults."""
     slot: int = _flag(arguments, "slot_minutes", settings.install_slot_minutes)
     gate: int = _flag(arguments, "health_gate_minutes", settings.health_gate_minutes)
-    window_text: str = _flag(arguments, "default_window", settings.off_peak_window)
-    if not 15 <= slot <= 240:
-        raise UsageError(f"--slot-minutes: {slot} is out of range; expected 15 to 240")
-    if gate < 0:
-        raise UsageError(f"--health-gate-minutes: {gate} is negative; expected 0 or more")
-    try:
-        window = OffPeakWindow.parse(window_text)
-    except ValueError as error:
-        raise UsageError(f"--default-window: {error}") from error
+    if slot not in defaults.SLOT_MINUTES_BOUNDS:
+        raise BadInput(
+            f"--slot-minutes: {slot} is out of range; expected {defaults.SLOT_MINUTES_BOUNDS}"
+        )
+    if gate not in defaults.HEALTH_GATE_MINUTES_BOUNDS:
+        raise BadInput(
+            f"--health-gate-minutes: {gate} is out of range; "
+            f"expected {defaults.HEALTH_GATE_MINUTES_BOUNDS}"
+        )
+    window = settings.off_peak_window
+    window_flag: str | None = getattr(arguments, "default_window", None)
+    if window_flag is not None:
+        try:
+            window = OffPeakWindow.parse(window_flag)
+        except ValueError as error:
+            raise BadInput(f"--default-window: {error}") from error
     return PlanningPolicy(slot_minutes=slot, default_window=window, health_gate_minutes=gate)
 
 

@@ -1,26 +1,40 @@
-"""`python -m patchctl plan` and `demo` as a user runs them (CONTRACTS.md section 1)."""
+"""`patchctl plan` and `demo` as a user runs them (CONTRACTS.md section 1), in process."""
 
 import json
 import shutil
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from patchctl.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = Path(__file__).parent / "data" / "fleet-small.json"
 
 
-def patchctl(*args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "patchctl", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+@dataclass(frozen=True)
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def patchctl(capsys, monkeypatch):
+    """`python -m patchctl ARGS` from the repository root, run through `main(argv)`."""
+    monkeypatch.chdir(ROOT)
+
+    def run(*args) -> Done:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return Done(code, out, err)
+
+    return run
 
 
 @pytest.fixture
@@ -34,7 +48,7 @@ def fleet_ids(path: Path) -> list[str]:
     return [vm["id"] for vm in json.loads(path.read_text(encoding="utf-8"))["vms"]]
 
 
-def test_plan_writes_every_vm_exactly_once(fleet_path, tmp_path):
+def test_plan_writes_every_vm_exactly_once(patchctl, fleet_path, tmp_path):
     out = tmp_path / "plans" / "plan.json"
     done = patchctl("plan", "--fleet", fleet_path, "--cycle", "2026-12", "--out", out)
     assert done.returncode == 0, done.stderr
@@ -56,7 +70,7 @@ def test_plan_writes_every_vm_exactly_once(fleet_path, tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["plan.json"]  # no temporary left behind
 
 
-def test_plan_honours_kind_released_at_and_now(fleet_path, tmp_path):
+def test_plan_honours_kind_released_at_and_now(patchctl, fleet_path, tmp_path):
     out = tmp_path / "plan.json"
     now = "2026-12-20T00:00:00Z"
     done = patchctl(
@@ -132,7 +146,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, fleet_path, tmp_path):
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(patchctl, case, fleet_path, tmp_path):
     make_fleet, extra, mentions = CASES[case]
     fleet = make_fleet(tmp_path) if make_fleet else fleet_path
     out = tmp_path / "out" / "plan.json"
@@ -149,7 +163,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, fleet_path, tm
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 
-def test_an_unwritable_out_is_one_line_and_exit_2(fleet_path, tmp_path):
+def test_an_unwritable_out_is_one_line_and_exit_2(patchctl, fleet_path, tmp_path):
     out = tmp_path / "taken"
     out.mkdir()
     (out / "keep.txt").write_text("x", encoding="utf-8")
@@ -162,7 +176,7 @@ def test_an_unwritable_out_is_one_line_and_exit_2(fleet_path, tmp_path):
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
-def test_demo_prints_a_summary_and_writes_the_plan(tmp_path):
+def test_demo_prints_a_summary_and_writes_the_plan(patchctl, tmp_path):
     out = tmp_path / "demo" / "plan.json"
     done = patchctl("demo", "--out", out)
     assert done.returncode == 0, done.stderr
@@ -176,7 +190,7 @@ def test_demo_prints_a_summary_and_writes_the_plan(tmp_path):
     assert f"{len(plan['assignments'])} VMs planned" in done.stdout
 
 
-def test_a_plan_past_the_deadline_is_written_with_a_warning(fleet_path, tmp_path):
+def test_a_plan_past_the_deadline_is_written_with_a_warning(patchctl, fleet_path, tmp_path):
     out = tmp_path / "plan.json"
     done = patchctl(
         "plan",
@@ -196,3 +210,28 @@ def test_a_plan_past_the_deadline_is_written_with_a_warning(fleet_path, tmp_path
     assert done.stderr.strip() == (
         f"warning: {late} slots end after the deadline 2027-01-07T18:00:00Z"
     )
+
+
+def test_python_dash_m_patchctl_plans_and_refuses_a_closed_stdout(fleet_path, tmp_path):
+    out = tmp_path / "plan.json"
+    command = [sys.executable, "-m", "patchctl", "plan", "--fleet", str(fleet_path)]
+    command += ["--cycle", "2026-12", "--out", str(out)]
+    closed = subprocess.run(
+        ["sh", "-c", '"$@" >&-', "sh", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert closed.returncode == 2, closed.stderr
+    assert closed.stderr == "error: standard output is closed; nothing was done\n"
+    assert not out.exists()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith("planned 31 VMs in ")
+    assert done.stdout.rstrip().endswith(f"-> {out}")
+    plan = json.loads(out.read_text(encoding="utf-8"))
+    assert Counter(a["vm"] for a in plan["assignments"]) + Counter(
+        s["vm"] for s in plan["skipped"]
+    ) == Counter(fleet_ids(fleet_path))
