@@ -1,0 +1,1 @@
+"""The Functions host's part of the local host: triggers, bindings and webhooks."""
