@@ -29,12 +29,12 @@ The HTTP layer answers every bad request in ARM's JSON error shape and serves
 a bounded number of connections (`fleetsim.server`); the api-versions served
 are the SDK's (`fleetsim.routes`).
 
-Beyond CONTRACTS.md section 2, the fleet may carry `"sim": {"pageSize": N}` at
+Beyond docs/CONTRACTS.md section 2, the fleet may carry `"sim": {"pageSize": N}` at
 the top (VM list page size, default 50) and `sim.assessMinutes` per VM (how long
 an assessment runs, default 1). Retry-After and every simulated duration are in
 seconds of the injected clock.
 
-Throttling (BRIEF.md section 5): reads take a token from ARM's per-subscription
+Throttling (docs/DOMAIN.md section 5): reads take a token from ARM's per-subscription
 read bucket, PATCH from its write bucket (10/s, bucket 200), status polls from
 Compute's operation-polling bucket. The assessPatches and installPatches POSTs
 are deliberately *not* charged to ARM's subscription write bucket, only to the
@@ -44,7 +44,7 @@ meet ARM's 200 writes first and never show the 600-operation Compute limit the
 brief describes and the rollout has to pace itself by; keeping them apart makes
 the documented guest patch limits the ones a burst meets.
 
-Every request is one line of the operations log (CONTRACTS.md section 4),
+Every request is one line of the operations log (docs/CONTRACTS.md section 4),
 refusals (401, 4xx, throttling, injected faults, internal errors) included;
 an accepted assessPatches/installPatches has its line when it ends.
 """

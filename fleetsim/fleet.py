@@ -1,4 +1,4 @@
-"""The fleet file (CONTRACTS.md section 2) read into what the simulator needs.
+"""The fleet file (docs/CONTRACTS.md section 2) read into what the simulator needs.
 
 `patching.fleet` validates it (one schema for the planner and the simulator);
 this module only turns the valid document into the simulator's specs.
@@ -23,7 +23,7 @@ DEFAULT_LINUX_SKU = "22_04-lts-gen2"
 
 
 class FleetError(ValueError):
-    """The fleet file is not what CONTRACTS.md section 2 describes."""
+    """The fleet file is not what docs/CONTRACTS.md section 2 describes."""
 
 
 @dataclass(frozen=True)

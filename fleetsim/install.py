@@ -266,7 +266,7 @@ def plan_install(
     that would end after `maximumDuration` stay Pending and the window counts as
     exceeded. A failing VM fails every patch it tries. With rebootSetting Never a
     patch that needs a restart is left Pending (not installed) and the VM
-    reports rebootStatus Required (BRIEF.md section 4). A reboot pending from an
+    reports rebootStatus Required (docs/DOMAIN.md section 4). A reboot pending from an
     earlier install (rebootSetting Never) is taken when this one may reboot. A VM
     deallocated `deallocated_after` into the install stops there: what finished
     stays installed, the rest stays Pending, and the operation fails.

@@ -1,4 +1,4 @@
-"""The operations log (CONTRACTS.md section 4): one JSON line per operation or refusal."""
+"""The operations log (docs/CONTRACTS.md section 4): one JSON line per operation or refusal."""
 
 from __future__ import annotations
 

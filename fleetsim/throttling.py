@@ -1,4 +1,4 @@
-"""Token buckets as Azure Compute and ARM apply them (BRIEF.md section 5).
+"""Token buckets as Azure Compute and ARM apply them (docs/DOMAIN.md section 5).
 
 Every bucket refills on the injected clock. A request takes one token from each
 bucket that applies to it, and only when all of them have one, so a refused

@@ -40,7 +40,7 @@ _TAGGED_WINDOWS = ("01:00-05:00", "20:00-04:00", "23:00-07:00", "00:30-06:30")
 def generate_fleet(
     vm_count: int, *, seed: int = 7, region_pairs: int | None = None
 ) -> dict[str, Any]:
-    """A fleet document (CONTRACTS.md section 2) of `vm_count` VMs, the same for the same seed."""
+    """A fleet document (docs/CONTRACTS.md section 2) of `vm_count` VMs, the same per seed."""
     rng = random.Random(seed)
     pairs = (
         region_pairs

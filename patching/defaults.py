@@ -27,7 +27,7 @@ class Bounds(NamedTuple):
 SLOT_MINUTES = 90
 SLOT_MINUTES_BOUNDS = Bounds(15, 240)
 
-# At least a minute: phase k+1 starts after phase k ends (CONTRACTS.md section 3, rule 6),
+# At least a minute: phase k+1 starts after phase k ends (docs/CONTRACTS.md section 3, rule 6),
 # and a gate of no time at all would watch no health signal. At most a day.
 HEALTH_GATE_MINUTES = 30
 HEALTH_GATE_MINUTES_BOUNDS = Bounds(1, 1440)

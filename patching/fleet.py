@@ -1,4 +1,4 @@
-"""The fleet file (CONTRACTS.md section 2): schema-checked, then turned into VM targets.
+"""The fleet file (docs/CONTRACTS.md section 2): schema-checked, then turned into VM targets.
 
 Parsing is pure: it takes the decoded JSON document, never a path. It is strict: every
 object (the document, `subscriptions[]`, `regions[]`, each VM, the `sim` objects, patches,

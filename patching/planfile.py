@@ -1,4 +1,4 @@
-"""The plan file (CONTRACTS.md section 3) to and from its JSON form."""
+"""The plan file (docs/CONTRACTS.md section 3) to and from its JSON form."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who the cycle patches, and how: enrolment, classifications, reboot rules (BRIEF.md 1 and 3)."""
+"""Who the cycle patches, and how: enrolment, classifications, reboot (docs/DOMAIN.md 1 and 3)."""
 
 from __future__ import annotations
 

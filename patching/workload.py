@@ -78,7 +78,7 @@ class Workload:
         self._schedules: dict[_ScheduleKey, dict[int, int]] = {}
         class_index: dict[_ClassKey, int] = {}
         for vm in fleet.vms:
-            # A set's cap counts all its VMs (CONTRACTS.md rule 3: the set's size), the
+            # A set's cap counts all its VMs (docs/CONTRACTS.md rule 3: the set's size), the
             # batch cap only the enrolled ones (rule 5).
             if vm.availability_set_key is not None:
                 self.set_sizes[vm.region][vm.availability_set_key] += 1

@@ -323,7 +323,7 @@ def test_windows_install_that_may_not_reboot_leaves_reboot_kbs_pending(
     sim.clock.advance(timedelta(hours=2))
     result = adapter.check_install(started)
     assert isinstance(result, InstallResult)
-    # rebootSetting Never: the KBs that need a restart wait for it (BRIEF.md section 4).
+    # rebootSetting Never: the KBs that need a restart wait for it (docs/DOMAIN.md section 4).
     assert {kb: states_by_kb(result)[kb] for kb in _WEB_SELECTED_KBS} == {
         HOTPATCH_KB: "Installed",
         MSRT_KB: "Excluded",

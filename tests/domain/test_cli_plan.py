@@ -1,4 +1,4 @@
-"""`patchctl plan` and `demo` as a user runs them (CONTRACTS.md section 1), in process."""
+"""`patchctl plan` and `demo` as a user runs them (docs/CONTRACTS.md section 1), in process."""
 
 import json
 import shutil

@@ -1,4 +1,4 @@
-"""Enrolment, install settings per release kind, and compliance (BRIEF.md sections 1 and 3)."""
+"""Enrolment, install settings per release kind, and compliance (docs/DOMAIN.md sections 1 and 3)."""
 
 import pytest
 

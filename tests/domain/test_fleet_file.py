@@ -1,4 +1,4 @@
-"""The fleet file (CONTRACTS.md section 2): the example parses, bad input names its field."""
+"""The fleet file (docs/CONTRACTS.md section 2): the example parses, bad input names its field."""
 
 import copy
 import json

@@ -1,4 +1,4 @@
-"""The plan file (CONTRACTS.md section 3): JSON round trip, times in UTC with a Z."""
+"""The plan file (docs/CONTRACTS.md section 3): JSON round trip, times in UTC with a Z."""
 
 import json
 import re

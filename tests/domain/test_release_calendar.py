@@ -1,4 +1,4 @@
-"""The monthly release calendar (BRIEF.md sections 1 and 3): Patch Tuesday, kinds, deadline."""
+"""The monthly release calendar (docs/DOMAIN.md sections 1 and 3): Patch Tuesday, kinds, deadline."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo

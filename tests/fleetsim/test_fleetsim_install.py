@@ -95,7 +95,7 @@ def test_exclude_kbs_requiring_reboot_keeps_only_never_reboots(simulate, clock):
 
 
 def test_reboot_never_leaves_kbs_needing_a_restart_pending(simulate, clock):
-    # BRIEF.md section 4: with rebootSetting Never the VM is never restarted; a KB
+    # docs/DOMAIN.md section 4: with rebootSetting Never the VM is never restarted; a KB
     # that needs a restart is left pending with rebootStatus Required.
     sim = simulate(_fleet())
     client = compute(sim)

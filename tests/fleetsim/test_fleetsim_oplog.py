@@ -1,4 +1,4 @@
-"""The operations log of CONTRACTS.md section 4."""
+"""The operations log of docs/CONTRACTS.md section 4."""
 
 from __future__ import annotations
 

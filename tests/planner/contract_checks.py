@@ -1,4 +1,4 @@
-"""An independent reading of CONTRACTS.md section 3: checks a plan file against its fleet file.
+"""An independent reading of docs/CONTRACTS.md section 3: checks a plan file against its fleet file.
 
 Written from the contract, not from the planner: windows are checked minute by
 minute in the VM's local wall-clock time, concurrency by pairwise overlap.

@@ -1,4 +1,4 @@
-"""Every rule of CONTRACTS.md section 3, on random fleets."""
+"""Every rule of docs/CONTRACTS.md section 3, on random fleets."""
 
 from __future__ import annotations
 
