@@ -16,7 +16,14 @@ import pathspec
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNTIME_PACKAGES = ("function_app.py", "orchestrators", "activities", "patching", "azure_io")
+RUNTIME_PACKAGES = (
+    "function_app.py",
+    "orchestrators",
+    "activities",
+    "patching",
+    "azure_io",
+    "reporting",
+)
 APP_FILES = ("function_app.py", "host.json", "requirements.txt")
 DEV_ONLY_FOLDERS = ("fleetsim", "devhost", "patchctl", "tests", "bench", "scripts", "examples")
 DEV_ONLY_FILES = (
