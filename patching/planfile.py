@@ -40,9 +40,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     return {
         "version": PLAN_VERSION,
         "cycle": plan.cycle.id,
-        "release": _release_json(plan.cycle.release),
+        "release": release_to_json(plan.cycle.release),
         "deadline": format_time(plan.cycle.deadline),
-        "phases": [_phase_json(phase) for phase in plan.phases],
+        "phases": [phase_to_json(phase) for phase in plan.phases],
         "assignments": [_assignment_json(a) for a in plan.assignments],
         "skipped": [{"vm": s.vm, "reason": s.reason} for s in plan.skipped],
         "makespanHours": plan.makespan_hours,
@@ -103,17 +103,19 @@ def _plan_from_json(document: dict[str, Any]) -> Plan:
     )
 
 
-def _release_json(release: Release) -> dict[str, Any]:
+def release_to_json(release: Release) -> dict[str, Any]:
+    """The plan file's `release` object; the rehearsal's report.json carries the same."""
     body: dict[str, Any] = {
         "kind": release.kind.value,
         "releasedAt": format_time(release.released_at),
     }
-    if release.release_id:
+    if release.release_id is not None:
         body["releaseId"] = release.release_id
     return body
 
 
-def _phase_json(phase: Phase) -> dict[str, Any]:
+def phase_to_json(phase: Phase) -> dict[str, Any]:
+    """A plan file's phase; the rehearsal's report.json lists the same."""
     body: dict[str, Any] = {
         "index": phase.index,
         "regions": list(phase.regions),

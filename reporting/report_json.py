@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from patching.calendar import DEADLINE
 from patching.errors import BadInput
 from patching.models import Cycle, Phase, RebootSetting, Release, ReleaseKind
+from patching.outcomes import VmState
+from patching.planfile import phase_to_json, release_to_json
 from patching.timefmt import format_time, parse_time
 from reporting.model import (
     ArmCounters,
@@ -33,7 +35,6 @@ from reporting.model import (
     VmHistory,
     VmRow,
     VmRun,
-    VmState,
 )
 
 COMPLIANCE_FIELDS = ("enrolled", "compliant", "pending", "failed", "skipped")
@@ -45,7 +46,7 @@ def to_report_json(report: Report) -> dict[str, Any]:
     counts = report.compliance
     body: dict[str, Any] = {
         "cycle": report.cycle.id,
-        "release": _release_json(report.cycle.release),
+        "release": release_to_json(report.cycle.release),
         "halted": report.halted,
         "haltReason": report.halt.reason if report.halt else None,
         "compliance": {name: getattr(counts, name) for name in COMPLIANCE_FIELDS},
@@ -71,7 +72,7 @@ def to_report_json(report: Report) -> dict[str, Any]:
     if report.halt and report.halt.at is not None:
         body["haltedAt"] = format_time(report.halt.at)
     if report.phases:
-        body["phases"] = [_phase_json(phase) for phase in report.phases]
+        body["phases"] = [phase_to_json(phase) for phase in report.phases]
     if report.slots:
         body["slots"] = [_slot_json(slot) for slot in report.slots]
     if report.runs:
@@ -222,28 +223,6 @@ def _deferred(item: dict[str, Any], where: str) -> DeferredHotpatch:
         reboot_patches=_count(item, "rebootPatches", where),
         until_cycle=_opt(item, "untilCycle", str, where),
     )
-
-
-def _release_json(release: Release) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "kind": release.kind.value,
-        "releasedAt": format_time(release.released_at),
-    }
-    if release.release_id is not None:
-        body["releaseId"] = release.release_id
-    return body
-
-
-def _phase_json(phase: Phase) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "index": phase.index,
-        "regions": list(phase.regions),
-        "start": format_time(phase.start),
-        "end": format_time(phase.end),
-    }
-    if phase.retry:
-        body["retry"] = True
-    return body
 
 
 def _slot_json(slot: PlannedSlot) -> dict[str, Any]:
