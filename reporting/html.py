@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import Counter
 
 from patching.models import ReleaseKind
-from reporting.model import ComplianceCounts, Report, VmState
+from patching.outcomes import VmState
+from reporting.model import ComplianceCounts, Report
 from reporting.page_css import PAGE_CSS
 from reporting.page_text import STATE_LABELS, text, time_html
 from reporting.timeline import PER_VM_LIMIT, aggregates, render_timeline

@@ -17,19 +17,12 @@ from types import MappingProxyType
 
 from patching.errors import BadInput
 from patching.models import Cycle, Phase, RebootSetting
+from patching.outcomes import VmState
 from patching.resource_ids import VmId
 
 
 class ReportError(BadInput):
     """A report that contradicts itself, or a document that is not a report."""
-
-
-class VmState(StrEnum):
-    COMPLIANT = "compliant"
-    PENDING = "pending"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    HALTED = "halted"
 
 
 class HistoryKind(StrEnum):

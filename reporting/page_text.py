@@ -6,8 +6,8 @@ import re
 from datetime import datetime
 from html import escape
 
+from patching.outcomes import VmState
 from patching.timefmt import format_time
-from reporting.model import VmState
 
 # A symbol with each word, so a state reads without its colour.
 STATE_LABELS = {

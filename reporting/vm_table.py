@@ -8,15 +8,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from reporting.model import (
-    Attempt,
-    DeferredHotpatch,
-    HistoryEntry,
-    PlannedSlot,
-    Report,
-    VmRow,
-    VmState,
-)
+from patching.outcomes import VmState
+from reporting.model import Attempt, DeferredHotpatch, HistoryEntry, PlannedSlot, Report, VmRow
 from reporting.page_text import STATE_LABELS, text, time_html
 
 TABLE_LIMIT = 500

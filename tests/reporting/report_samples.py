@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from patching.calendar import DEADLINE
 from patching.models import Cycle, Phase, RebootSetting, Release, ReleaseKind
+from patching.outcomes import VmState
 from reporting.model import (
     ArmCounters,
     Attempt,
@@ -22,7 +23,6 @@ from reporting.model import (
     VmHistory,
     VmRow,
     VmRun,
-    VmState,
 )
 
 RELEASED_AT = datetime(2026, 12, 8, 18, tzinfo=UTC)
