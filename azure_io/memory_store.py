@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from azure_io.compute_outcomes import OperationKind
 from azure_io.patch_results import AssessmentResult, InstallResult
 from azure_io.patch_views import (
     HISTORY_DAYS,
@@ -20,7 +21,17 @@ from azure_io.patch_views import (
     count_compliance,
     history_from_rows,
     history_since,
+    oldest_discovery,
+    plan_group_summaries,
+    planned_slots,
     vm_view_from_entity,
+)
+from azure_io.rollout_records import (
+    OperationInFlight,
+    OperationKey,
+    PlanGroupRows,
+    PlanGroupSummary,
+    PlannedSlot,
 )
 from azure_io.table_rows import (
     ALL_TABLES,
@@ -30,6 +41,9 @@ from azure_io.table_rows import (
     CYCLES_TABLE,
     INSTALL_TIME_COLUMN,
     INSTALLATIONS_TABLE,
+    INVENTORY_TABLE,
+    OPERATIONS_TABLE,
+    PLAN_TABLE,
     VM_STATE_TABLE,
     ComplianceRecord,
     CycleRecord,
@@ -41,15 +55,26 @@ from azure_io.table_rows import (
     cycle_from_entity,
     history_key_range,
     install_rows,
+    inventory_rows,
+    operation_entity,
+    operation_from_entity,
+    operation_keys,
+    operation_row_kind,
+    plan_partition,
+    plan_partition_range,
+    plan_rows,
+    subscription_partition,
+    target_from_entity,
     utc,
     vm_keys,
 )
+from patching.models import VmTarget
 
 _Keys = tuple[str, str]
 
 
 class MemoryPatchStore:
-    """The four tables of CONTRACTS.md section 7 as dictionaries (a ``PatchStore``)."""
+    """The tables of docs/CONTRACTS.md section 7 as dictionaries (a ``PatchStore``)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -111,6 +136,52 @@ class MemoryPatchStore:
                 removed += len(old)
         return removed
 
+    def save_plan_groups(
+        self, cycle_id: str, groups: Iterable[PlanGroupRows], *, recorded_at: datetime
+    ) -> None:
+        rows = plan_rows(cycle_id, groups, recorded_at=recorded_at)
+        with self._lock:
+            for entity in rows:
+                self._replace(PLAN_TABLE, entity)
+
+    def delete_plan(self, cycle_id: str) -> int:
+        low, high = plan_partition_range(cycle_id)
+        with self._lock:
+            plan = self._tables[PLAN_TABLE]
+            doomed = [keys for keys in plan if low <= keys[0] < high]
+            for keys in doomed:
+                del plan[keys]
+        return len(doomed)
+
+    def save_inventory(
+        self, subscription_id: str, targets: Iterable[VmTarget], *, discovered_at: datetime
+    ) -> None:
+        rows = inventory_rows(subscription_id, targets, discovered_at=discovered_at)
+        partition = subscription_partition(subscription_id)
+        with self._lock:
+            inventory = self._tables[INVENTORY_TABLE]
+            for keys in [keys for keys in inventory if keys[0] == partition]:
+                if keys not in rows:
+                    del inventory[keys]
+            for entity in rows.values():
+                self._replace(INVENTORY_TABLE, entity)
+
+    def save_operations(self, records: Iterable[OperationInFlight]) -> None:
+        rows = [operation_entity(record) for record in records]
+        with self._lock:
+            for entity in rows:
+                self._replace(OPERATIONS_TABLE, entity)
+
+    def finish_operations(self, keys: Iterable[OperationKey]) -> None:
+        doomed = [operation_keys(key) for key in keys]
+        with self._lock:
+            for row_keys in doomed:
+                self._tables[OPERATIONS_TABLE].pop(row_keys, None)
+
+    def _replace(self, table: str, entity: Entity) -> None:
+        """Inserts or replaces ``entity``'s row as given."""
+        self._tables[table][(str(entity["PartitionKey"]), str(entity["RowKey"]))] = dict(entity)
+
     def _merge(self, table: str, entity: Entity) -> None:
         """Upserts ``entity`` into its row, keeping the columns it does not name."""
         keys = (str(entity["PartitionKey"]), str(entity["RowKey"]))
@@ -150,3 +221,60 @@ class MemoryPatchStore:
         with self._lock:
             entity = self._tables[CYCLES_TABLE].get((CYCLES_PARTITION, cycle_id))
             return cycle_from_entity(entity) if entity is not None else None
+
+    def plan_group(self, cycle_id: str, group_id: str) -> tuple[PlannedSlot, ...]:
+        partition = plan_partition(cycle_id, group_id)
+        with self._lock:
+            rows = self._partition_rows(PLAN_TABLE, partition)
+        return planned_slots(rows)
+
+    def plan_groups(self, cycle_id: str) -> tuple[PlanGroupSummary, ...]:
+        low, high = plan_partition_range(cycle_id)
+        with self._lock:
+            rows = [row for keys, row in self._tables[PLAN_TABLE].items() if low <= keys[0] < high]
+        return plan_group_summaries(rows)
+
+    def inventory(self, subscription_id: str | None = None) -> tuple[VmTarget, ...]:
+        partition = subscription_partition(subscription_id) if subscription_id is not None else None
+        with self._lock:
+            rows = [
+                row
+                for keys, row in sorted(self._tables[INVENTORY_TABLE].items())
+                if partition is None or keys[0] == partition
+            ]
+        return tuple(target_from_entity(row) for row in rows)
+
+    def inventory_age(self, subscription_id: str) -> datetime | None:
+        partition = subscription_partition(subscription_id)
+        with self._lock:
+            rows = self._partition_rows(INVENTORY_TABLE, partition)
+        return oldest_discovery(rows)
+
+    def operations(
+        self,
+        kind: OperationKind,
+        *,
+        vm_ids: Iterable[str] | None = None,
+        subscription_id: str | None = None,
+    ) -> tuple[OperationInFlight, ...]:
+        if (vm_ids is None) == (subscription_id is None):
+            raise ValueError("operations: give either vm_ids or subscription_id")
+        word = operation_row_kind(kind)
+        wanted = (
+            {operation_keys(OperationKey(vm_id, kind)) for vm_id in vm_ids}
+            if vm_ids is not None
+            else None
+        )
+        partition = subscription_partition(subscription_id) if subscription_id is not None else None
+        with self._lock:
+            rows = [
+                row
+                for keys, row in sorted(self._tables[OPERATIONS_TABLE].items())
+                if row["kind"] == word
+                and (keys in wanted if wanted is not None else keys[0] == partition)
+            ]
+        return tuple(operation_from_entity(row) for row in rows)
+
+    def _partition_rows(self, table: str, partition: str) -> list[Entity]:
+        """A partition's rows in key order."""
+        return [row for keys, row in sorted(self._tables[table].items()) if keys[0] == partition]

@@ -1,5 +1,6 @@
-"""What the patch stores answer (a VM's view, its history, compliance counts), built from
-table rows the same way by every store, so their answers cannot drift apart.
+"""What the patch stores answer (a VM's view, its history, compliance counts, the plan's
+groups), built from table rows the same way by every store, so their answers cannot drift
+apart.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from enum import StrEnum
 from typing import Any
 
 from azure_io.patch_results import AssessmentResult, InstallResult
+from azure_io.rollout_records import PlanGroupSummary, PlannedSlot
 from azure_io.table_rows import (
+    DISCOVERY_TIME_COLUMN,
     ComplianceRecord,
     assessment_from_columns,
     compliance_from_columns,
     install_from_columns,
+    planned_slot_from_entity,
     utc,
 )
+from patching.resource_ids import VmId
 
 HISTORY_DAYS = 30
 UNKNOWN_COMPLIANCE = "unknown"
@@ -96,3 +101,35 @@ def count_compliance(state_rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[
     for row in state_rows:
         counts[row["PartitionKey"]][row.get("complianceState") or UNKNOWN_COMPLIANCE] += 1
     return {subscription: dict(states) for subscription, states in counts.items()}
+
+
+def planned_slots(plan_rows: Iterable[Mapping[str, Any]]) -> tuple[PlannedSlot, ...]:
+    """The slots of a plan group's rows, by slot start, then VM id (case-insensitively)."""
+    slots = [planned_slot_from_entity(row) for row in plan_rows]
+    return tuple(
+        sorted(slots, key=lambda slot: (slot.assignment.start, VmId.parse(slot.assignment.vm).key))
+    )
+
+
+def plan_group_summaries(plan_rows: Iterable[Mapping[str, Any]]) -> tuple[PlanGroupSummary, ...]:
+    """A summary per group of a cycle's plan rows, by phase, then first start, then id."""
+    groups: dict[str, PlanGroupSummary] = {}
+    for row in plan_rows:
+        start, end = utc(row["slotStart"]), utc(row["slotEnd"])
+        seen = groups.get(row["groupId"])
+        groups[row["groupId"]] = PlanGroupSummary(
+            group_id=row["groupId"],
+            phase=int(row["phase"]),
+            count=seen.count + 1 if seen else 1,
+            first_start=min(seen.first_start, start) if seen else start,
+            last_end=max(seen.last_end, end) if seen else end,
+        )
+    return tuple(
+        sorted(groups.values(), key=lambda group: (group.phase, group.first_start, group.group_id))
+    )
+
+
+def oldest_discovery(inventory_rows: Iterable[Mapping[str, Any]]) -> datetime | None:
+    """When a subscription's inventory rows were discovered (the oldest of them, so a
+    snapshot only partly replaced counts as old), or None without rows."""
+    return min((utc(row[DISCOVERY_TIME_COLUMN]) for row in inventory_rows), default=None)

@@ -14,11 +14,19 @@ from azure_io.compute_outcomes import (
     AssessmentCheck,
     HealthCheck,
     InstallCheck,
+    OperationKind,
     Started,
     StartOutcome,
 )
 from azure_io.patch_results import AssessmentResult, InstallRequest, InstallResult
 from azure_io.patch_views import HISTORY_DAYS, HistoryEntry, VmView
+from azure_io.rollout_records import (
+    OperationInFlight,
+    OperationKey,
+    PlanGroupRows,
+    PlanGroupSummary,
+    PlannedSlot,
+)
 from azure_io.table_rows import ComplianceRecord, CycleRecord
 from patching.models import VmTarget
 
@@ -68,13 +76,18 @@ class ComputePort(Protocol):
 
 
 class PatchStore(Protocol):
-    """The app's records: each VM's latest state, 30 days of history, patch cycles.
+    """The app's records: each VM's latest state, 30 days of history, patch cycles, and
+    what orchestrations work on without carrying it in their histories: the month's plan,
+    the discovered fleet and the operations in flight.
 
     Every write is idempotent: keys are deterministic functions of what a row records
-    (CONTRACTS.md section 7), so a replayed or redelivered write lands on the same row
+    (docs/CONTRACTS.md section 7), so a replayed or redelivered write lands on the same row
     and writing the same facts again changes nothing. Safe under concurrent writers
     (threads; on Table Storage also other processes). Times must be timezone-aware
-    (ValueError otherwise, and then nothing is written).
+    (ValueError otherwise, and then nothing is written); so must every value be valid
+    (ValueError naming it, nothing written). A call that writes many rows is not one
+    transaction on Table Storage (at most 100 rows of one partition are): when it fails
+    part way, calling it again completes it.
     """
 
     def create_tables(self) -> None:
@@ -114,6 +127,38 @@ class PatchStore(Protocol):
         Tolerates another clean-up deleting the same rows meanwhile."""
         ...
 
+    def save_plan_groups(
+        self, cycle_id: str, groups: Iterable[PlanGroupRows], *, recorded_at: datetime
+    ) -> None:
+        """Writes a row per assignment of each group (a group is one partition, written in
+        one transaction); a row saved again is replaced. Group ids are unique in a cycle
+        (ValueError for one given twice). To replace a cycle's plan, ``delete_plan`` first.
+        """
+        ...
+
+    def delete_plan(self, cycle_id: str) -> int:
+        """Deletes every group of the cycle's plan and returns how many rows went."""
+        ...
+
+    def save_inventory(
+        self, subscription_id: str, targets: Iterable[VmTarget], *, discovered_at: datetime
+    ) -> None:
+        """Replaces the subscription's snapshot of discovered VMs with ``targets`` (all of
+        that subscription, each once; ValueError otherwise): their rows are written and
+        rows of VMs no longer there are deleted."""
+        ...
+
+    def save_operations(self, records: Iterable[OperationInFlight]) -> None:
+        """Keeps each started operation (one per VM and kind) until it is finished; saving
+        the same start again changes nothing, a later start of the VM and kind replaces it.
+        A continuation token is kept whole: one beyond Table Storage's 64 KiB string
+        property is refused (ValueError)."""
+        ...
+
+    def finish_operations(self, keys: Iterable[OperationKey]) -> None:
+        """Forgets the operations of ``keys``; one already gone is fine."""
+        ...
+
     def vm_view(self, vm_id: str) -> VmView | None:
         """The VM's latest assessment, last install and compliance, or None if nothing was
         recorded for it; ``vm_id`` matches whatever its case."""
@@ -131,6 +176,37 @@ class PatchStore(Protocol):
 
     def cycle(self, cycle_id: str) -> CycleRecord | None:
         """The cycle's record as last saved, or None."""
+        ...
+
+    def plan_group(self, cycle_id: str, group_id: str) -> tuple[PlannedSlot, ...]:
+        """The group's slots by slot start, then VM id; empty for an unknown group."""
+        ...
+
+    def plan_groups(self, cycle_id: str) -> tuple[PlanGroupSummary, ...]:
+        """A summary of each of the cycle's groups (no VM lists), by phase, then first
+        start, then id."""
+        ...
+
+    def inventory(self, subscription_id: str | None = None) -> tuple[VmTarget, ...]:
+        """The VMs of the last discovery of every subscription (or one), as discovered,
+        by subscription, then resource group and name."""
+        ...
+
+    def inventory_age(self, subscription_id: str) -> datetime | None:
+        """When the subscription was last discovered, or None if it never was (or had no
+        VMs then)."""
+        ...
+
+    def operations(
+        self,
+        kind: OperationKind,
+        *,
+        vm_ids: Iterable[str] | None = None,
+        subscription_id: str | None = None,
+    ) -> tuple[OperationInFlight, ...]:
+        """The operations of ``kind`` in flight on ``vm_ids`` (those that have one) or in
+        one subscription, by key (subscription, then resource group and name); exactly one
+        of ``vm_ids`` and ``subscription_id`` (ValueError otherwise)."""
         ...
 
 

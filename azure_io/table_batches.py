@@ -1,12 +1,14 @@
 """Grouping table writes into the transactions Table Storage accepts.
 
-A transaction (entity group transaction) holds at most 100 operations, all on one table
-and one partition, and names each row once. The limit is enforced here: Azurite answers
-an oversized transaction with a malformed response instead of a clean error.
+A transaction (entity group transaction) holds at most 100 operations and 4 MiB, all on
+one table and one partition, and names each row once. The limits are enforced here:
+Azurite answers an oversized transaction with a malformed response instead of a clean
+error, and it does not count bytes at all.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +17,9 @@ from typing import Literal
 from azure_io.table_rows import Entity
 
 MAX_TRANSACTION_OPERATIONS = 100
+MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
+# Room for each operation's part headers and request line around its JSON body.
+_OPERATION_OVERHEAD_BYTES = 1024
 
 WriteKind = Literal["upsert", "replace", "delete", "update", "create"]
 CONDITIONAL_KINDS: tuple[WriteKind, ...] = ("update", "create")
@@ -49,7 +54,8 @@ class TableWrite:
 
 
 def plan_transactions(writes: Iterable[TableWrite]) -> list[list[TableWrite]]:
-    """Groups writes per (table, partition) into transactions of at most 100 operations.
+    """Groups writes per (table, partition) into transactions of at most 100 operations
+    and 4 MiB (each operation counted as its JSON body plus its headers).
 
     Rows keep the order of their first write within their partition. Writes to the same
     row collapse into one (the service refuses a transaction that names a row twice):
@@ -75,7 +81,24 @@ def plan_transactions(writes: Iterable[TableWrite]) -> list[list[TableWrite]]:
         partition_rows[write.row_key] = write
     transactions: list[list[TableWrite]] = []
     for partition_rows in rows.values():
-        ordered = list(partition_rows.values())
-        for start in range(0, len(ordered), MAX_TRANSACTION_OPERATIONS):
-            transactions.append(ordered[start : start + MAX_TRANSACTION_OPERATIONS])
+        current: list[TableWrite] = []
+        current_bytes = 0
+        for write in partition_rows.values():
+            size = payload_bytes(write)
+            if current and (
+                len(current) == MAX_TRANSACTION_OPERATIONS
+                or current_bytes + size > MAX_TRANSACTION_BYTES
+            ):
+                transactions.append(current)
+                current, current_bytes = [], 0
+            current.append(write)
+            current_bytes += size
+        transactions.append(current)
     return transactions
+
+
+def payload_bytes(write: TableWrite) -> int:
+    """What the operation adds to its transaction's request, about: the SDK sends the
+    entity as JSON with non-ASCII characters escaped, so characters are bytes."""
+    body = json.dumps(write.entity, default=str) if write.kind != "delete" else ""
+    return len(body) + _OPERATION_OVERHEAD_BYTES

@@ -1,8 +1,12 @@
-"""Keys and columns of the app's tables (CONTRACTS.md section 7).
+"""Keys and columns of the app's tables (docs/CONTRACTS.md section 7).
 
 Keys are deterministic functions of what a row records, so a replayed or redelivered
 write lands on the same row. History RowKeys end in inverted .NET ticks: Table Storage
 sorts RowKeys ascending, so the newest event of a VM comes first.
+
+The plan, inventory and operations rows are always written whole (insert or replace), so
+there a None value is an absent column; the other tables are merged into, so there None
+is written as an empty string to clear what an earlier write left.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from azure_io.compute_outcomes import OperationKind, Started
 from azure_io.patch_results import (
     AssessmentResult,
     AvailablePatch,
@@ -20,22 +25,53 @@ from azure_io.patch_results import (
     InstallResult,
     OperationError,
 )
+from azure_io.rollout_records import (
+    OperationInFlight,
+    OperationKey,
+    PlanGroupRows,
+    PlannedSlot,
+    checked_key_part,
+)
+from patching.models import (
+    Assignment,
+    Classification,
+    OsType,
+    PatchMode,
+    PowerState,
+    RebootSetting,
+    VmTarget,
+)
 from patching.resource_ids import VmId
 
 VM_STATE_TABLE = "VmPatchState"
 ASSESSMENTS_TABLE = "PatchAssessments"
 INSTALLATIONS_TABLE = "PatchInstallations"
 CYCLES_TABLE = "PatchCycles"
-ALL_TABLES = (VM_STATE_TABLE, ASSESSMENTS_TABLE, INSTALLATIONS_TABLE, CYCLES_TABLE)
+PLAN_TABLE = "PatchPlan"
+INVENTORY_TABLE = "PatchInventory"
+OPERATIONS_TABLE = "PatchOperations"
+ALL_TABLES = (
+    VM_STATE_TABLE,
+    ASSESSMENTS_TABLE,
+    INSTALLATIONS_TABLE,
+    CYCLES_TABLE,
+    PLAN_TABLE,
+    INVENTORY_TABLE,
+    OPERATIONS_TABLE,
+)
 CYCLES_PARTITION = "cycle"
 ASSESSMENT_TIME_COLUMN = "assessmentAt"
 INSTALL_TIME_COLUMN = "installAt"
+DISCOVERY_TIME_COLUMN = "discoveredAt"
 
 _DOTNET_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 _DOTNET_MAX_TICKS = 3_155_378_975_999_999_999  # DateTime.MaxValue.Ticks
 _TICKS_DIGITS = 19
-# A string property holds at most 64 KiB (32K UTF-16 characters); stay well under it.
-_MAX_PATCHES_JSON_CHARS = 30_000
+# A string property holds at most 64 KiB of UTF-16 (32K characters of the BMP).
+MAX_STRING_PROPERTY_BYTES = 65_536
+_MAX_PATCHES_JSON_CHARS = 30_000  # well under it, whatever the characters
+_OPERATION_ROW_KINDS = {OperationKind.ASSESSMENT: "assessment", OperationKind.INSTALL: "install"}
+_OPERATION_KINDS_BY_ROW = {word: kind for kind, word in _OPERATION_ROW_KINDS.items()}
 
 Entity = dict[str, Any]
 _Result = TypeVar("_Result", AssessmentResult, InstallResult)
@@ -337,6 +373,207 @@ def cycle_from_entity(entity: Mapping[str, Any]) -> CycleRecord:
         halt_reason=entity["haltReason"] or None,
         plan_summary=json.loads(entity["planSummaryJson"]),
     )
+
+
+def plan_partition(cycle_id: str, group_id: str) -> str:
+    """PartitionKey of a plan group: ``{cycle}~{groupId}``."""
+    return f"{checked_key_part('cycle id', cycle_id)}~{checked_key_part('plan group id', group_id)}"
+
+
+def plan_partition_range(cycle_id: str) -> tuple[str, str]:
+    """(lowest PartitionKey, a key above every one) of a cycle's plan groups: group ids
+    are made of characters that sort below ``~``."""
+    prefix = f"{checked_key_part('cycle id', cycle_id)}~"
+    return prefix, f"{prefix}~"
+
+
+def plan_rows(
+    cycle_id: str, groups: Iterable[PlanGroupRows], *, recorded_at: datetime
+) -> list[Entity]:
+    """The PatchPlan rows of a cycle's groups, a row per assignment; a group id given twice
+    is refused (its rows would share a partition)."""
+    recorded_at = utc(recorded_at)
+    rows: list[Entity] = []
+    seen: set[str] = set()
+    for group in groups:
+        partition = plan_partition(cycle_id, group.group_id)
+        if partition in seen:
+            raise ValueError(f"plan group {group.group_id!r} of cycle {cycle_id} is given twice")
+        seen.add(partition)
+        rows.extend(
+            _plan_entity(partition, cycle_id, group, assignment, recorded_at)
+            for assignment in group.assignments
+        )
+    return rows
+
+
+def _plan_entity(
+    partition: str,
+    cycle_id: str,
+    group: PlanGroupRows,
+    assignment: Assignment,
+    recorded_at: datetime,
+) -> Entity:
+    return {
+        "PartitionKey": partition,
+        "RowKey": vm_keys(assignment.vm)[1],
+        "vmId": assignment.vm,
+        "cycle": cycle_id,
+        "phase": assignment.phase,
+        "groupId": group.group_id,
+        "slotStart": utc(assignment.start),
+        "slotEnd": utc(assignment.end),
+        "rebootSetting": assignment.reboot_setting.value,
+        "excludeKbsRequiringReboot": assignment.exclude_kbs_requiring_reboot,
+        "classifications": ",".join(item.value for item in assignment.classifications),
+        "retry": group.retry,
+        "recordedAt": recorded_at,
+    }
+
+
+def planned_slot_from_entity(entity: Mapping[str, Any]) -> PlannedSlot:
+    assignment = Assignment(
+        vm=entity["vmId"],
+        phase=int(entity["phase"]),
+        start=utc(entity["slotStart"]),
+        end=utc(entity["slotEnd"]),
+        reboot_setting=RebootSetting(entity["rebootSetting"]),
+        exclude_kbs_requiring_reboot=entity["excludeKbsRequiringReboot"],
+        classifications=tuple(
+            Classification(item) for item in entity["classifications"].split(",") if item
+        ),
+    )
+    return PlannedSlot(entity["groupId"], assignment, retry=entity["retry"])
+
+
+def subscription_partition(subscription_id: str) -> str:
+    return checked_key_part("subscription id", subscription_id).lower()
+
+
+def inventory_rows(
+    subscription_id: str, targets: Iterable[VmTarget], *, discovered_at: datetime
+) -> dict[tuple[str, str], Entity]:
+    """{keys: PatchInventory row} of a subscription's discovery; a VM of another
+    subscription, or given twice, is refused."""
+    partition = subscription_partition(subscription_id)
+    discovered_at = utc(discovered_at)
+    rows: dict[tuple[str, str], Entity] = {}
+    for target in targets:
+        if target.subscription_id != partition:
+            raise ValueError(
+                f"inventory of subscription {subscription_id}: {target.id} is of another one"
+            )
+        entity = inventory_entity(target, discovered_at=discovered_at)
+        keys = (partition, entity["RowKey"])
+        if keys in rows:
+            raise ValueError(
+                f"inventory of subscription {subscription_id}: {target.id} is given twice"
+            )
+        rows[keys] = entity
+    return rows
+
+
+def inventory_entity(target: VmTarget, *, discovered_at: datetime) -> Entity:
+    partition, row = vm_keys(target.id)
+    tags_json = json.dumps(dict(target.tags), sort_keys=True)
+    optional = {
+        "zone": target.zone,
+        "availabilitySet": target.availability_set,
+        "updateDomain": target.update_domain,
+        "faultDomain": target.fault_domain,
+        "imageSku": target.image_sku,
+        "timeZone": target.time_zone,
+    }
+    return {
+        "PartitionKey": partition,
+        "RowKey": row,
+        "vmId": target.id,
+        "location": target.location,
+        "osType": target.os_type.value,
+        "patchMode": target.patch_mode.value,
+        "enableHotpatching": target.enable_hotpatching,
+        "powerState": target.power_state.value,
+        "tagsJson": checked_string_property("tagsJson", tags_json, owner=target.id),
+        DISCOVERY_TIME_COLUMN: utc(discovered_at),
+        **{column: value for column, value in optional.items() if value is not None},
+    }
+
+
+def target_from_entity(entity: Mapping[str, Any]) -> VmTarget:
+    return VmTarget(
+        id=entity["vmId"],
+        location=entity["location"],
+        os_type=OsType(entity["osType"]),
+        patch_mode=PatchMode(entity["patchMode"]),
+        zone=entity.get("zone"),
+        availability_set=entity.get("availabilitySet"),
+        update_domain=entity.get("updateDomain"),
+        fault_domain=entity.get("faultDomain"),
+        enable_hotpatching=entity["enableHotpatching"],
+        image_sku=entity.get("imageSku"),
+        time_zone=entity.get("timeZone"),
+        power_state=PowerState(entity["powerState"]),
+        tags=json.loads(entity["tagsJson"]),
+    )
+
+
+def operation_row_kind(kind: OperationKind) -> str:
+    """The word an operation's kind has in its RowKey and ``kind`` column."""
+    return _OPERATION_ROW_KINDS[kind]
+
+
+def operation_keys(key: OperationKey) -> tuple[str, str]:
+    """(PartitionKey, RowKey) of a PatchOperations row: ``{resourceGroup}~{vmName}~{kind}``."""
+    partition, row = vm_keys(key.vm_id)
+    return partition, f"{row}~{operation_row_kind(key.kind)}"
+
+
+def operation_entity(record: OperationInFlight) -> Entity:
+    partition, row = operation_keys(record.key)
+    started = record.started
+    optional = {
+        "cycle": record.cycle,
+        "slotEnd": utc(record.slot_end) if record.slot_end is not None else None,
+        "activityId": record.activity_id,
+    }
+    return {
+        "PartitionKey": partition,
+        "RowKey": row,
+        "vmId": started.vm_id,
+        "kind": operation_row_kind(started.kind),
+        "continuationToken": checked_string_property(
+            "continuationToken",
+            started.continuation_token,
+            owner=f"the {operation_row_kind(started.kind)} of {started.vm_id}",
+        ),
+        "startedAt": utc(record.started_at),
+        **{column: value for column, value in optional.items() if value is not None},
+    }
+
+
+def operation_from_entity(entity: Mapping[str, Any]) -> OperationInFlight:
+    slot_end = entity.get("slotEnd")
+    return OperationInFlight(
+        started=Started(
+            entity["vmId"], _OPERATION_KINDS_BY_ROW[entity["kind"]], entity["continuationToken"]
+        ),
+        started_at=utc(entity["startedAt"]),
+        cycle=entity.get("cycle"),
+        slot_end=utc(slot_end) if slot_end is not None else None,
+        activity_id=entity.get("activityId"),
+    )
+
+
+def checked_string_property(column: str, value: str, *, owner: str) -> str:
+    """``value`` if Table Storage can hold it whole in one string property, else ValueError:
+    a token or document cut short would be worse than refused."""
+    size = len(value.encode("utf-16-le", "surrogatepass"))
+    if size > MAX_STRING_PROPERTY_BYTES:
+        raise ValueError(
+            f"{column} of {owner} is {size} bytes in UTF-16; a Table Storage string "
+            f"property holds at most {MAX_STRING_PROPERTY_BYTES} (64 KiB)"
+        )
+    return value
 
 
 def _error_columns(prefix: str, error: OperationError | None) -> Entity:

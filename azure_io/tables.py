@@ -23,6 +23,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
+from azure_io.compute_outcomes import OperationKind
 from azure_io.errors import AzureIoError
 from azure_io.patch_results import AssessmentResult, InstallResult
 from azure_io.patch_views import (
@@ -32,7 +33,17 @@ from azure_io.patch_views import (
     count_compliance,
     history_from_rows,
     history_since,
+    oldest_discovery,
+    plan_group_summaries,
+    planned_slots,
     vm_view_from_entity,
+)
+from azure_io.rollout_records import (
+    OperationInFlight,
+    OperationKey,
+    PlanGroupRows,
+    PlanGroupSummary,
+    PlannedSlot,
 )
 from azure_io.settings import Settings
 from azure_io.table_batches import TableWrite, plan_transactions
@@ -42,8 +53,12 @@ from azure_io.table_rows import (
     ASSESSMENTS_TABLE,
     CYCLES_PARTITION,
     CYCLES_TABLE,
+    DISCOVERY_TIME_COLUMN,
     INSTALL_TIME_COLUMN,
     INSTALLATIONS_TABLE,
+    INVENTORY_TABLE,
+    OPERATIONS_TABLE,
+    PLAN_TABLE,
     VM_STATE_TABLE,
     ComplianceRecord,
     CycleRecord,
@@ -55,9 +70,20 @@ from azure_io.table_rows import (
     cycle_from_entity,
     history_key_range,
     install_rows,
+    inventory_rows,
+    operation_entity,
+    operation_from_entity,
+    operation_keys,
+    operation_row_kind,
+    plan_partition,
+    plan_partition_range,
+    plan_rows,
+    subscription_partition,
+    target_from_entity,
     utc,
     vm_keys,
 )
+from patching.models import VmTarget
 
 # Rounds of read-and-write for VM state rows that other writers keep changing.
 STATE_WRITE_ATTEMPTS = 5
@@ -69,7 +95,7 @@ class TableWriteError(AzureIoError, RuntimeError):
 
 
 class PatchTables:
-    """Repository over the four tables of CONTRACTS.md section 7 (a ``PatchStore``)."""
+    """Repository over the tables of docs/CONTRACTS.md section 7 (a ``PatchStore``)."""
 
     def __init__(self, service: TableServiceClient) -> None:
         self._service = service
@@ -190,6 +216,43 @@ class PatchTables:
         self._write(writes)
         return len(writes)
 
+    def save_plan_groups(
+        self, cycle_id: str, groups: Iterable[PlanGroupRows], *, recorded_at: datetime
+    ) -> None:
+        rows = plan_rows(cycle_id, groups, recorded_at=recorded_at)
+        self._write(TableWrite(PLAN_TABLE, "replace", entity) for entity in rows)
+
+    def delete_plan(self, cycle_id: str) -> int:
+        writes = [
+            TableWrite(PLAN_TABLE, "delete", _keys_of(row))
+            for row in self._cycle_plan_rows(cycle_id, select=["PartitionKey", "RowKey"])
+        ]
+        self._write(writes)
+        return len(writes)
+
+    def save_inventory(
+        self, subscription_id: str, targets: Iterable[VmTarget], *, discovered_at: datetime
+    ) -> None:
+        rows = inventory_rows(subscription_id, targets, discovered_at=discovered_at)
+        held = self._inventory_rows(subscription_id, select=["PartitionKey", "RowKey"])
+        self._write(TableWrite(INVENTORY_TABLE, "replace", entity) for entity in rows.values())
+        # Separately: a transaction of deletes alone survives rows another writer removed.
+        self._write(
+            TableWrite(INVENTORY_TABLE, "delete", _keys_of(row))
+            for row in held
+            if (row["PartitionKey"], row["RowKey"]) not in rows
+        )
+
+    def save_operations(self, records: Iterable[OperationInFlight]) -> None:
+        rows = [operation_entity(record) for record in records]
+        self._write(TableWrite(OPERATIONS_TABLE, "replace", entity) for entity in rows)
+
+    def finish_operations(self, keys: Iterable[OperationKey]) -> None:
+        writes = [
+            TableWrite(OPERATIONS_TABLE, "delete", _keys_of(operation_keys(key))) for key in keys
+        ]
+        self._write(writes)
+
     # -- queries --------------------------------------------------------------------------
 
     def vm_view(self, vm_id: str) -> VmView | None:
@@ -235,6 +298,90 @@ class PatchTables:
         except ResourceNotFoundError:
             return None
         return cycle_from_entity(entity)
+
+    def plan_group(self, cycle_id: str, group_id: str) -> tuple[PlannedSlot, ...]:
+        return planned_slots(
+            self._service.get_table_client(PLAN_TABLE).query_entities(
+                "PartitionKey eq @partition",
+                parameters={"partition": plan_partition(cycle_id, group_id)},
+            )
+        )
+
+    def plan_groups(self, cycle_id: str) -> tuple[PlanGroupSummary, ...]:
+        return plan_group_summaries(
+            self._cycle_plan_rows(cycle_id, select=["groupId", "phase", "slotStart", "slotEnd"])
+        )
+
+    def _cycle_plan_rows(self, cycle_id: str, *, select: list[str]) -> Iterable[Entity]:
+        low, high = plan_partition_range(cycle_id)
+        return self._service.get_table_client(PLAN_TABLE).query_entities(
+            "PartitionKey ge @low and PartitionKey lt @high",
+            parameters={"low": low, "high": high},
+            select=select,
+        )
+
+    def inventory(self, subscription_id: str | None = None) -> tuple[VmTarget, ...]:
+        rows = (
+            self._inventory_rows(subscription_id)
+            if subscription_id is not None
+            else self._service.get_table_client(INVENTORY_TABLE).list_entities()
+        )
+        return tuple(target_from_entity(row) for row in rows)
+
+    def inventory_age(self, subscription_id: str) -> datetime | None:
+        return oldest_discovery(
+            self._inventory_rows(subscription_id, select=[DISCOVERY_TIME_COLUMN])
+        )
+
+    def _inventory_rows(
+        self, subscription_id: str, *, select: list[str] | None = None
+    ) -> Iterable[Entity]:
+        return self._service.get_table_client(INVENTORY_TABLE).query_entities(
+            "PartitionKey eq @partition",
+            parameters={"partition": subscription_partition(subscription_id)},
+            select=select,
+        )
+
+    def operations(
+        self,
+        kind: OperationKind,
+        *,
+        vm_ids: Iterable[str] | None = None,
+        subscription_id: str | None = None,
+    ) -> tuple[OperationInFlight, ...]:
+        if (vm_ids is None) == (subscription_id is None):
+            raise ValueError("operations: give either vm_ids or subscription_id")
+        if vm_ids is not None:
+            rows = self._operation_rows_of_vms(kind, vm_ids)
+        else:
+            assert subscription_id is not None
+            rows = list(
+                self._service.get_table_client(OPERATIONS_TABLE).query_entities(
+                    "PartitionKey eq @partition and kind eq @kind",
+                    parameters={
+                        "partition": subscription_partition(subscription_id),
+                        "kind": operation_row_kind(kind),
+                    },
+                )
+            )
+        return tuple(operation_from_entity(row) for row in rows)
+
+    def _operation_rows_of_vms(self, kind: OperationKind, vm_ids: Iterable[str]) -> list[Entity]:
+        """The rows of the VMs' operations of ``kind``: one query per subscription, over
+        the RowKey range the VMs span."""
+        wanted_by_partition: dict[str, set[str]] = defaultdict(set)
+        for vm_id in vm_ids:
+            partition, row = operation_keys(OperationKey(vm_id, kind))
+            wanted_by_partition[partition].add(row)
+        table = self._service.get_table_client(OPERATIONS_TABLE)
+        rows: list[Entity] = []
+        for partition, wanted in sorted(wanted_by_partition.items()):
+            in_range = table.query_entities(
+                "PartitionKey eq @partition and RowKey ge @low and RowKey le @high",
+                parameters={"partition": partition, "low": min(wanted), "high": max(wanted)},
+            )
+            rows.extend(row for row in in_range if row["RowKey"] in wanted)
+        return rows
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -289,6 +436,13 @@ def _operation(write: TableWrite) -> tuple[str, Entity] | tuple[str, Entity, dic
                     "match_condition": MatchConditions.IfNotModified,
                 },
             )
+
+
+def _keys_of(keys: Mapping[str, Any] | tuple[str, str]) -> Entity:
+    """The key columns of a row, or of a (PartitionKey, RowKey) pair."""
+    if isinstance(keys, tuple):
+        return {"PartitionKey": keys[0], "RowKey": keys[1]}
+    return {"PartitionKey": keys["PartitionKey"], "RowKey": keys["RowKey"]}
 
 
 def _only_missing_rows(error: TableTransactionError, transaction: list[TableWrite]) -> bool:

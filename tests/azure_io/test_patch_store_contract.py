@@ -1,17 +1,15 @@
 """The PatchStore contract, run over every implementation: in memory and Table Storage
-(Azurite). What only concerns Table Storage's mechanics is in test_table_repository.py."""
+(Azurite). What only concerns Table Storage's mechanics is in test_table_repository.py;
+the plan, inventory and operations tables are in test_rollout_store_contract.py."""
 
 import random
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from azure.data.tables import TableServiceClient
+from store_backends import Backend, Rows, azurite_backend, memory_backend
 from table_samples import NOW, SUB_A, SUB_B, assessment, install, vm_id
 
-from azure_io.memory_store import MemoryPatchStore
 from azure_io.patch_results import AssessmentResult, InstallResult, OperationError
 from azure_io.patch_views import HistoryKind
 from azure_io.ports import PatchStore
@@ -24,58 +22,6 @@ from azure_io.table_rows import (
     CycleRecord,
     history_keys,
 )
-from azure_io.tables import PatchTables
-
-Rows = Callable[[str], list[dict[str, object]]]
-
-
-@dataclass(frozen=True)
-class Backend:
-    """A store under test, a reader of its raw rows (sorted by key) and a way to get
-    another writer on the same records."""
-
-    store: PatchStore
-    rows: Rows
-    another_writer: Callable[[], PatchStore]
-
-
-def memory_backend() -> Backend:
-    store = MemoryPatchStore()
-    return Backend(store, store.rows, lambda: store)
-
-
-def azurite_backend(connection_string: str) -> Backend:
-    service = TableServiceClient.from_connection_string(connection_string)
-    for name in ALL_TABLES:
-        service.delete_table(name)
-
-    def rows(table: str) -> list[dict[str, object]]:
-        listed = [dict(row) for row in service.get_table_client(table).list_entities()]
-        return sorted(listed, key=lambda row: (str(row["PartitionKey"]), str(row["RowKey"])))
-
-    return Backend(
-        PatchTables(service),
-        rows,
-        lambda: PatchTables(TableServiceClient.from_connection_string(connection_string)),
-    )
-
-
-@pytest.fixture(params=["memory", "azurite"])
-def backend(request: pytest.FixtureRequest) -> Backend:
-    if request.param == "memory":
-        return memory_backend()
-    return azurite_backend(request.getfixturevalue("azurite_connection_string"))
-
-
-@pytest.fixture
-def store(backend: Backend) -> PatchStore:
-    backend.store.create_tables()
-    return backend.store
-
-
-@pytest.fixture
-def rows(backend: Backend) -> Rows:
-    return backend.rows
 
 
 def latest_times(store: PatchStore, vm: str) -> tuple[datetime | None, datetime | None]:
@@ -390,7 +336,7 @@ def test_a_time_without_time_zone_is_refused_and_nothing_is_written(
                 ComplianceRecord(vm_id("web-02"), "pending", "", True, False, naive),
             ]
         )
-    assert [rows(table) for table in ALL_TABLES] == [[], [], [], []]
+    assert [rows(table) for table in ALL_TABLES] == [[] for _ in ALL_TABLES]
     assert store.vm_view(vm_id("web-01")) is None
 
 

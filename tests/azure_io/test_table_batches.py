@@ -3,13 +3,18 @@ from typing import get_args
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rollout_samples import started
+from table_samples import vm_id
 
 from azure_io.table_batches import (
     CONDITIONAL_KINDS,
+    MAX_TRANSACTION_BYTES,
     TableWrite,
     WriteKind,
+    payload_bytes,
     plan_transactions,
 )
+from azure_io.table_rows import MAX_STRING_PROPERTY_BYTES, OPERATIONS_TABLE, operation_entity
 
 UNCONDITIONAL_KINDS = [kind for kind in get_args(WriteKind) if kind not in CONDITIONAL_KINDS]
 Row = tuple[str, str, str]  # table, PartitionKey, RowKey
@@ -163,3 +168,27 @@ def test_a_conditional_write_is_never_combined_with_another_write_of_its_row() -
         plan_transactions([TableWrite("T", "upsert", {**keys, "b": 1}), update])
     with pytest.raises(ValueError, match="conditional"):
         plan_transactions([TableWrite("T", "create", keys), TableWrite("T", "delete", keys)])
+
+
+@pytest.mark.parametrize(
+    ("character", "transactions"),
+    [("t", [100]), ("\N{LATIN SMALL LETTER E WITH ACUTE}", [21, 21, 21, 21, 16])],
+    ids=["ascii", "escaped"],
+)
+def test_a_transaction_stays_within_4_mib_whatever_its_tokens(
+    character: str, transactions: list[int]
+) -> None:
+    # The longest token a row holds (64 KiB in UTF-16); sent as JSON, an accented letter
+    # is six bytes (\u00e9).
+    token = character * (MAX_STRING_PROPERTY_BYTES // 2)
+    writes = [
+        TableWrite(
+            OPERATIONS_TABLE,
+            "replace",
+            operation_entity(started(vm_id(f"vm-{index:03}"), token=token)),
+        )
+        for index in range(100)
+    ]
+    planned = plan_transactions(writes)
+    assert [len(batch) for batch in planned] == transactions
+    assert all(sum(map(payload_bytes, batch)) <= MAX_TRANSACTION_BYTES for batch in planned)

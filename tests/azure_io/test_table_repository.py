@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 from azure.core.pipeline import PipelineRequest
 from azure.data.tables import TableClient, TableServiceClient
+from rollout_samples import group
 from table_samples import NOW, SUB_A, assessment, install, vm_id
 
 from azure_io.table_batches import TableWrite
 from azure_io.table_rows import (
     ALL_TABLES,
     ASSESSMENTS_TABLE,
+    INVENTORY_TABLE,
+    PLAN_TABLE,
     VM_STATE_TABLE,
     ComplianceRecord,
     history_keys,
@@ -22,6 +25,7 @@ from azure_io.table_rows import (
 )
 from azure_io.tables import PatchTables
 from bench.bench_tables import write_batched, write_one_by_one
+from patching.models import OsType, PatchMode, VmTarget
 
 
 class CountRequests:
@@ -225,3 +229,34 @@ def test_the_bench_one_by_one_sends_the_repository_rows_one_request_each(
     assert (counter.transaction_sizes, counter.single_writes) == ([], 14)
     assert rows_written_by(write_batched) == one_by_one
     assert (counter.transaction_sizes, counter.single_writes) == ([7, 7], 0)
+
+
+def test_a_250_vm_plan_in_groups_takes_a_transaction_per_group(
+    tables: PatchTables, service: TableServiceClient, counter: CountRequests
+) -> None:
+    groups = [group("p0-r0-g00", 100), group("p0-r0-g01", 100), group("p0-r1-g00", 50)]
+    tables.save_plan_groups("2026-12", groups, recorded_at=NOW)
+    assert counter.transaction_sizes == [100, 100, 50]
+    assert counter.single_writes == 0
+    counter.reset()
+    assert tables.delete_plan("2026-12") == 250
+    assert counter.transaction_sizes == [100, 100, 50]
+    assert all_rows(service, PLAN_TABLE) == []
+
+
+def test_a_discovery_writes_and_deletes_in_transactions(
+    tables: PatchTables, service: TableServiceClient, counter: CountRequests
+) -> None:
+    def targets(count: int) -> list[VmTarget]:
+        return [
+            VmTarget(vm_id(f"vm-{index:03}"), "eastus", OsType.LINUX, PatchMode.MANUAL)
+            for index in range(count)
+        ]
+
+    tables.save_inventory(SUB_A, targets(250), discovered_at=NOW)
+    counter.reset()
+    tables.save_inventory(SUB_A, targets(120), discovered_at=NOW)
+    # The 120 rows written, then the 130 of VMs gone deleted in transactions of their own.
+    assert counter.transaction_sizes == [100, 20, 100, 30]
+    assert counter.single_writes == 0
+    assert len(all_rows(service, INVENTORY_TABLE)) == 120
