@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 
 from devhost.app_loader import AppLoadError, load_app
 from devhost.host import FUNCTION_KEY_PATTERN, LocalHost
 from fleetsim.clock import ScaledClock
-from patchctl.console import RefusingParser, int_between, positive_number_up_to, run_refusing
+from patchctl.console import (
+    RefusingParser,
+    int_between,
+    positive_number_up_to,
+    run_refusing,
+    until_stopped,
+)
 from patching.errors import BadInput
 
 # Past this, a minute of the host's clock lasts under a millisecond of real time.
@@ -83,22 +86,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise BadInput(f"--app {args.app}: {error}") from error
     except OSError as error:
         raise BadInput(f"--port: cannot serve on 127.0.0.1:{args.port}: {error}") from error
-    with host:
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            print(host.base_url, flush=True)
-            print(f"function key: {host.function_key}", flush=True)
-            # A bounded wait keeps the main thread responsive to signals.
-            while not stop.wait(0.5):
-                pass
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    with host, until_stopped() as wait:
+        print(host.base_url, flush=True)
+        print(f"function key: {host.function_key}", flush=True)
+        wait()
     return 0
 
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 
 from fleetsim.clock import ScaledClock
 from fleetsim.fleet import FleetError
@@ -18,6 +15,7 @@ from patchctl.console import (
     path_argument,
     positive_number_up_to,
     run_refusing,
+    until_stopped,
 )
 from patchctl.files import read_json, refuse_same_files, refuse_to_overwrite, write_file
 from patching.errors import BadInput
@@ -75,25 +73,14 @@ def _serve(args: argparse.Namespace) -> int:
                 args.ca_cert, ca_path.read_text(), flag="--ca-cert", inputs={"--fleet": args.fleet}
             )
             ca_path = args.ca_cert
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with until_stopped() as wait:
             print(simulator.base_url, flush=True)
             print(
                 f"fleetsim: serving {len(simulator.state.vm_ids())} VMs; CA certificate {ca_path}",
                 file=sys.stderr,
                 flush=True,
             )
-            # A bounded wait keeps the main thread responsive to signals.
-            while not stop.wait(0.5):
-                pass
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            wait()
     return 0
 
 

@@ -12,6 +12,7 @@ import math
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,3 +116,26 @@ def positive_number_up_to(high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+@contextmanager
+def until_stopped() -> Iterator[Callable[[], None]]:
+    """A server's main loop: the handlers first, so a signal that comes while it announces
+    itself is not lost; then `wait()` blocks until SIGINT or SIGTERM. The previous handlers
+    come back on the way out."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    def wait() -> None:
+        # A bounded wait keeps the main thread responsive to signals.
+        while not stop.wait(0.5):
+            pass
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield wait
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
