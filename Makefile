@@ -39,6 +39,7 @@ bench: setup
 	$(PY) -m bench.bench_planner
 	$(PY) -m bench.bench_tables
 	$(PY) -m bench.bench_fleetsim
+	$(PY) -m bench.bench_durable
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache
