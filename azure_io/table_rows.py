@@ -42,6 +42,7 @@ from patching.models import (
     VmTarget,
 )
 from patching.resource_ids import VmId
+from patching.timefmt import format_precise_time, parse_precise_time
 
 VM_STATE_TABLE = "VmPatchState"
 ASSESSMENTS_TABLE = "PatchAssessments"
@@ -602,8 +603,8 @@ def _capped_json(items: list[dict[str, Any]]) -> tuple[str, bool]:
 
 
 def _iso(when: datetime | None) -> str | None:
-    return utc(when).isoformat() if when else None
+    return format_precise_time(utc(when)) if when else None
 
 
 def _from_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+    return parse_precise_time(text) if text else None

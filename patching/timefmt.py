@@ -38,6 +38,17 @@ def format_time(moment: datetime) -> str:
     )
 
 
+def format_precise_time(moment: datetime) -> str:
+    """ISO 8601 UTC to the microsecond, for stored records whose order must survive a round
+    trip (the contracts' files keep `format_time`'s seconds)."""
+    return moment.astimezone(UTC).isoformat()
+
+
+def parse_precise_time(text: str) -> datetime:
+    """What `format_precise_time` wrote, as an aware UTC time."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
 def parse_time(text: str) -> datetime:
     """An ISO 8601 time with a zone (Z or an offset), as UTC; naive or out-of-range times are
     refused with what was expected."""
