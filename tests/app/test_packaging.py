@@ -18,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_PACKAGES = (
     "function_app.py",
+    "triggers.py",
     "orchestrators",
     "activities",
     "patching",

@@ -1,0 +1,38 @@
+"""The daily clean-up: history past its 30 days, and operation rows long past.
+
+An operation row is removed once an orchestration records its result; one left behind
+(an orchestration terminated or given up while its operation ran) would otherwise stay
+for good. No operation runs longer than an install's four hours, so a row a week old is
+a leftover.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities.deps import deps
+from azure_io.compute_outcomes import OperationKind
+
+bp = df.Blueprint()
+
+OPERATION_ROWS_KEPT = timedelta(days=7)
+
+
+@bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+def daily_cleanup(payload: dict[str, Any] | None) -> dict[str, int]:
+    """Purges old history and leftover operation rows; counts what went."""
+    current = deps()
+    now = current.clock.now()
+    purged = current.store.purge_history(now=now)
+    leftovers = [
+        operation.key
+        for subscription in current.settings.subscriptions
+        for kind in OperationKind
+        for operation in current.store.operations(kind, subscription_id=subscription)
+        if now - operation.started_at > OPERATION_ROWS_KEPT
+    ]
+    current.store.finish_operations(leftovers)
+    return {"historyRows": purged, "operationRows": len(leftovers)}

@@ -1,0 +1,167 @@
+"""The activities of an on-demand install: check the request, start installs, check them.
+
+The request is checked whole (every field, every VM known to the inventory) before the
+first install starts, so a bad request starts nothing. Installs are recorded like a
+cycle's, in cycle column `ondemand`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities.deps import Deps, deps
+from azure_io.compute_outcomes import InProgress, OperationKind, Started, Throttled
+from azure_io.patch_results import InstallRequest, InstallResult, OperationError
+from azure_io.rollout_records import OperationInFlight
+from orchestrators.assessment_payloads import (
+    ONDEMAND_CYCLE,
+    OnDemandInstall,
+    RequestError,
+    parse_ondemand_install,
+)
+from patching.models import VmTarget
+from patching.resource_ids import VmId
+
+bp = df.Blueprint()
+
+
+@bp.activity_trigger(input_name="body")  # type: ignore[untyped-decorator]
+def validate_ondemand_install(body: dict[str, Any]) -> dict[str, Any]:
+    """The request checked, or RequestError naming the field; VMs must be discovered."""
+    current = deps()
+    request = parse_ondemand_install(body, current.settings.subscriptions)
+    _targets(current, request)
+    return {"vms": len(request.vms)}
+
+
+@bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+def start_ondemand_installs(payload: dict[str, Any]) -> dict[str, Any]:
+    """Starts the request's install on each VM without one running; stops at a 429 and
+    returns the VMs not started yet as `pending`, with `retryAfter`."""
+    current = deps()
+    request = parse_ondemand_install(payload["request"], current.settings.subscriptions)
+    targets = _targets(current, request)
+    now = current.clock.now()
+    running = {
+        VmId.parse(op.started.vm_id).key
+        for op in current.store.operations(OperationKind.INSTALL, vm_ids=request.vms)
+    }
+    started: list[OperationInFlight] = []
+    refused: list[InstallResult] = []
+    pending: list[str] = []
+    retry_after: float | None = None
+    already_running = 0
+    for index, vm in enumerate(request.vms):
+        if VmId.parse(vm).key in running:
+            already_running += 1  # started by an earlier run of this very call
+            continue
+        outcome = current.compute.start_install(vm, _install_request(request, targets[vm]))
+        if isinstance(outcome, Throttled):
+            pending, retry_after = list(request.vms[index:]), outcome.retry_after_seconds
+            break
+        if isinstance(outcome, Started):
+            started.append(
+                OperationInFlight(
+                    outcome,
+                    started_at=now,
+                    cycle=ONDEMAND_CYCLE,
+                    slot_end=now + request.maximum_duration,
+                )
+            )
+        else:
+            refused.append(_not_installed(vm, outcome.code, outcome.message, now))
+    current.store.save_operations(started)
+    current.store.record_installs(refused, cycle=ONDEMAND_CYCLE, recorded_at=now)
+    return {
+        "started": len(started) + already_running,
+        "refused": len(refused),
+        "pending": pending,
+        "retryAfter": retry_after,
+    }
+
+
+@bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+def check_ondemand_installs(payload: dict[str, Any]) -> dict[str, Any]:
+    """One status request per install in flight on `vms`; records and finishes those that
+    ended. With `giveUp`, those still running are recorded as timed out."""
+    current = deps()
+    now = current.clock.now()
+    in_flight = [
+        op
+        for op in current.store.operations(OperationKind.INSTALL, vm_ids=payload["vms"])
+        if op.cycle == ONDEMAND_CYCLE
+    ]
+    results: list[InstallResult] = []
+    ended: list[OperationInFlight] = []
+    running: list[str] = []
+    retry_after: float | None = None
+    for position, operation in enumerate(in_flight):
+        outcome = current.compute.check_install(operation.started)
+        if isinstance(outcome, Throttled):
+            retry_after = outcome.retry_after_seconds
+            running.extend(op.started.vm_id for op in in_flight[position:])
+            break
+        if isinstance(outcome, InProgress):
+            running.append(operation.started.vm_id)
+            continue
+        if not isinstance(outcome, InstallResult):
+            outcome = _not_installed(operation.started.vm_id, outcome.code, outcome.message, now)
+        results.append(outcome)
+        ended.append(operation)
+    if payload.get("giveUp") and retry_after is None:
+        timed_out = [op for op in in_flight if op.started.vm_id in set(running)]
+        results.extend(
+            _not_installed(
+                op.started.vm_id, "InstallTimedOut", "the install did not end in time", now
+            )
+            for op in timed_out
+        )
+        ended.extend(timed_out)
+        running = []
+    current.store.record_installs(results, cycle=ONDEMAND_CYCLE, recorded_at=now)
+    current.store.finish_operations(operation.key for operation in ended)
+    return {"running": running, "retryAfter": retry_after}
+
+
+def _targets(current: Deps, request: OnDemandInstall) -> dict[str, VmTarget]:
+    """The inventory's VM of each requested id; RequestError for one never discovered."""
+    known: dict[str, VmTarget] = {}
+    for subscription in {VmId.parse(vm).subscription_id.lower() for vm in request.vms}:
+        known.update((vm.key, vm) for vm in current.store.inventory(subscription))
+    targets: dict[str, VmTarget] = {}
+    for index, vm in enumerate(request.vms):
+        target = known.get(VmId.parse(vm).key)
+        if target is None:
+            raise RequestError(f"vms[{index}] {vm!r}: no such VM in the discovered inventory")
+        targets[vm] = target
+    return targets
+
+
+def _install_request(request: OnDemandInstall, target: VmTarget) -> InstallRequest:
+    return InstallRequest(
+        os_type=target.os_type,
+        maximum_duration=request.maximum_duration,
+        reboot_setting=request.reboot_setting,
+        classifications=request.classifications,
+        kb_numbers_to_include=request.kb_numbers_to_include,
+        kb_numbers_to_exclude=request.kb_numbers_to_exclude,
+    )
+
+
+def _not_installed(vm: str, code: str, message: str, now: datetime) -> InstallResult:
+    return InstallResult(
+        vm_id=vm,
+        status="Failed",
+        started_at=now,
+        reboot_status=None,
+        maintenance_window_exceeded=False,
+        installed_patch_count=0,
+        failed_patch_count=0,
+        pending_patch_count=0,
+        excluded_patch_count=0,
+        not_selected_patch_count=0,
+        error=OperationError(code, message),
+    )
