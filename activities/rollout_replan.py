@@ -1,0 +1,88 @@
+"""Re-planning a cycle in progress: VMs that missed their slot get later ones
+(`patching.replan`), saved as a new round of plan groups."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities.deps import deps
+from activities.rollout import (
+    fleet_of,
+    inventory_targets,
+    phase_payloads,
+    planned_cycle,
+    planning_policy,
+)
+from activities.rollout_slots import recorded_outcome
+from azure_io.rollout_records import PlanGroupRows
+from orchestrators.rollout_payloads import retry_group_id, retry_round_of
+from patching.fanout import group_assignments
+from patching.models import Assignment, Phase, Plan
+from patching.outcomes import install_failed, is_miss
+from patching.replan import replan
+from patching.timefmt import parse_time
+
+bp = df.Blueprint()
+
+
+@bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+def rollout_replan(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """`{"cycle", "kind", "releasedAt", "releaseId", "round", "phases", "resumed"}` (the
+    current plan's phases): re-plans (`patching.replan`) and saves the slots that moved as
+    the round's groups; returns the new plan's phases, each with the round's group ids.
+    The VMs that missed their slot get later ones; after a resume, only those whose slot
+    passed without an install (a failed install waits for the retries after the last
+    phase). Nothing comes back when no VM missed."""
+    current = deps()
+    now = current.clock.now()
+    cycle_id, retry_round = payload["cycle"], payload["round"]
+    store = current.store
+    latest: dict[str, Assignment] = {}
+    # The groups of earlier rounds only: run again, the activity plans the same round anew.
+    earlier = (g for g in store.plan_groups(cycle_id) if retry_round_of(g.group_id) < retry_round)
+    for summary in earlier:
+        for slot in store.plan_group(cycle_id, summary.group_id):
+            key = slot.assignment.vm.lower()
+            if key not in latest or slot.assignment.start > latest[key].start:
+                latest[key] = slot.assignment
+    resumed = bool(payload["resumed"])
+    outcomes = [
+        recorded_outcome(a.vm, store.vm_view(a.vm), cycle_id)
+        for a in latest.values()
+        if a.start < now
+    ]
+    missed = [o.vm for o in outcomes if is_miss(o) and not (resumed and install_failed(o))]
+    if not missed:
+        return []
+    phases = tuple(
+        Phase(
+            p["index"],
+            tuple(p["regions"]),
+            parse_time(p["start"]),
+            parse_time(p["end"]),
+            p["retry"],
+        )
+        for p in payload["phases"]
+    )
+    plan = Plan(
+        cycle=planned_cycle(payload, current.settings),
+        phases=phases,
+        assignments=tuple(latest.values()),
+        skipped=(),
+        makespan_hours=0.0,
+        lower_bound_hours=0.0,
+    )
+    targets = inventory_targets(current)
+    policy = planning_policy(current.settings)
+    new = replan(plan, fleet_of(targets), now=now, missed=missed, policy=policy)
+    moved = tuple(a for a in new.assignments if latest.get(a.vm.lower()) != a)
+    groups = group_assignments(replace(new, assignments=moved), targets)
+    rows = [
+        PlanGroupRows(retry_group_id(retry_round, g.id), g.phase, g.assignments, retry=not resumed)
+        for g in groups
+    ]
+    store.save_plan_groups(cycle_id, rows, recorded_at=now)
+    return phase_payloads(new, [(row.group_id, row.phase) for row in rows])
