@@ -1,8 +1,9 @@
 """The Azure Functions app (Python v2 programming model) on Durable Functions.
 
-Triggers live in blueprints (`df.Blueprint`) and are registered here, so this
-module only assembles the app. Nothing is read from the environment or built at
-import time: settings and clients are made when a function first runs.
+Triggers, orchestrators and activities live in blueprints (`df.Blueprint`) and are
+registered here, so this module only assembles the app. Nothing is read from the
+environment or built at import time: settings and clients are made when an
+activity first asks for them (`activities.deps`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,30 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
+import triggers
+from activities import assessment as assessment_activities
+from activities import housekeeping, ondemand, rollout, rollout_installs, rollout_replan
+from orchestrators import assessment as assessment_orchestrators
+from orchestrators import cycle, group, phase
+from orchestrators import ondemand as ondemand_orchestrators
+
 # Routes need a function key unless a blueprint deliberately says otherwise.
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
-# Blueprints are registered here as the orchestration layer lands: assessments,
-# the monthly cycle, the HTTP API and the release_published Event Grid trigger.
-BLUEPRINTS: tuple[df.Blueprint, ...] = ()
+BLUEPRINTS: tuple[df.Blueprint, ...] = (
+    triggers.bp,
+    cycle.bp,
+    phase.bp,
+    group.bp,
+    assessment_orchestrators.bp,
+    ondemand_orchestrators.bp,
+    rollout.bp,
+    rollout_installs.bp,
+    rollout_replan.bp,
+    assessment_activities.bp,
+    ondemand.bp,
+    housekeeping.bp,
+)
 
 for blueprint in BLUEPRINTS:
     app.register_functions(blueprint)

@@ -24,3 +24,21 @@ def test_host_json_loads_the_durable_extension_bundle() -> None:
     assert host["extensionBundle"]["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
     assert host["extensions"]["http"]["routePrefix"] == "api"
     assert "durableTask" in host["extensions"]
+
+
+def test_every_blueprint_is_registered_once_and_the_contract_names_are_there() -> None:
+    import function_app
+    from devhost.app_loader import loaded
+
+    functions = loaded(function_app.app).functions
+    names = [spec.name for spec in functions]
+    assert len(names) == len(set(names))
+    by_type = {spec.name: spec.trigger_type for spec in functions}
+    # docs/CONTRACTS.md section 6 names the Event Grid trigger; the orchestrations' names
+    # are what the triggers and the HTTP API start.
+    assert by_type["release_published"] == "eventGridTrigger"
+    assert by_type["assessment_timer"] == "timerTrigger"
+    assert by_type["cleanup_timer"] == "timerTrigger"
+    for orchestrator in ("cycle_orchestrator", "assessment_round", "ondemand_install"):
+        assert by_type[orchestrator] == "orchestrationTrigger"
+    assert sum(kind == "activityTrigger" for kind in by_type.values()) >= 10
