@@ -15,9 +15,9 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities.deps import Deps, deps
+from activities.polling import CheckRound, check_round
 from azure_io.compute_outcomes import (
     ArmThrottledError,
-    InProgress,
     OperationFailed,
     OperationKind,
     Started,
@@ -166,23 +166,18 @@ def check_assessments(payload: dict[str, Any]) -> dict[str, Any]:
     current = deps()
     now = current.clock.now()
     in_flight = current.store.operations(OperationKind.ASSESSMENT, vm_ids=payload["vms"])
-    results: list[AssessmentResult] = []
-    ended: list[OperationInFlight] = []
-    still_running: list[str] = []
-    retry_after: float | None = None
-    for position, operation in enumerate(in_flight):
-        outcome = current.compute.check_assessment(operation.started)
-        if isinstance(outcome, Throttled):
-            retry_after = outcome.retry_after_seconds
-            still_running.extend(op.started.vm_id for op in in_flight[position:])
-            break
-        if isinstance(outcome, InProgress):
-            still_running.append(operation.started.vm_id)
-            continue
-        if isinstance(outcome, OperationFailed):
-            outcome = _not_assessed(operation.started.vm_id, outcome.code, outcome.message, now)
-        results.append(outcome)
-        ended.append(operation)
+    checked: CheckRound[AssessmentResult | OperationFailed] = check_round(
+        in_flight, current.compute.check_assessment
+    )
+    results = [
+        _not_assessed(operation.started.vm_id, outcome.code, outcome.message, now)
+        if isinstance(outcome, OperationFailed)
+        else outcome
+        for operation, outcome in checked.ended
+    ]
+    ended = [operation for operation, _ in checked.ended]
+    still_running = [operation.started.vm_id for operation in checked.running]
+    retry_after = checked.retry_after
     if payload.get("giveUp") and retry_after is None:
         for operation in in_flight:
             if operation.started.vm_id in still_running:

@@ -7,14 +7,14 @@ cycle's, in cycle column `ondemand`.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
 
 from activities.deps import Deps, deps
-from azure_io.compute_outcomes import InProgress, OperationKind, Started, Throttled
-from azure_io.patch_results import InstallRequest, InstallResult, OperationError
+from activities.polling import CheckRound, check_round
+from azure_io.compute_outcomes import OperationFailed, OperationKind, Started, Throttled
+from azure_io.patch_results import InstallRequest, InstallResult, failed_install
 from azure_io.rollout_records import OperationInFlight
 from orchestrators.assessment_payloads import (
     ONDEMAND_CYCLE,
@@ -72,7 +72,7 @@ def start_ondemand_installs(payload: dict[str, Any]) -> dict[str, Any]:
                 )
             )
         else:
-            refused.append(_not_installed(vm, outcome.code, outcome.message, now))
+            refused.append(failed_install(vm, outcome.code, outcome.message, started_at=now))
     current.store.save_operations(started)
     current.store.record_installs(refused, cycle=ONDEMAND_CYCLE, recorded_at=now)
     return {
@@ -94,28 +94,26 @@ def check_ondemand_installs(payload: dict[str, Any]) -> dict[str, Any]:
         for op in current.store.operations(OperationKind.INSTALL, vm_ids=payload["vms"])
         if op.cycle == ONDEMAND_CYCLE
     ]
-    results: list[InstallResult] = []
-    ended: list[OperationInFlight] = []
-    running: list[str] = []
-    retry_after: float | None = None
-    for position, operation in enumerate(in_flight):
-        outcome = current.compute.check_install(operation.started)
-        if isinstance(outcome, Throttled):
-            retry_after = outcome.retry_after_seconds
-            running.extend(op.started.vm_id for op in in_flight[position:])
-            break
-        if isinstance(outcome, InProgress):
-            running.append(operation.started.vm_id)
-            continue
-        if not isinstance(outcome, InstallResult):
-            outcome = _not_installed(operation.started.vm_id, outcome.code, outcome.message, now)
-        results.append(outcome)
-        ended.append(operation)
+    checked: CheckRound[InstallResult | OperationFailed] = check_round(
+        in_flight, current.compute.check_install
+    )
+    results = [
+        outcome
+        if isinstance(outcome, InstallResult)
+        else failed_install(operation.started.vm_id, outcome.code, outcome.message, started_at=now)
+        for operation, outcome in checked.ended
+    ]
+    ended = [operation for operation, _ in checked.ended]
+    running = [operation.started.vm_id for operation in checked.running]
+    retry_after = checked.retry_after
     if payload.get("giveUp") and retry_after is None:
         timed_out = [op for op in in_flight if op.started.vm_id in set(running)]
         results.extend(
-            _not_installed(
-                op.started.vm_id, "InstallTimedOut", "the install did not end in time", now
+            failed_install(
+                op.started.vm_id,
+                "InstallTimedOut",
+                "the install did not end in time",
+                started_at=now,
             )
             for op in timed_out
         )
@@ -148,20 +146,4 @@ def _install_request(request: OnDemandInstall, target: VmTarget) -> InstallReque
         classifications=request.classifications,
         kb_numbers_to_include=request.kb_numbers_to_include,
         kb_numbers_to_exclude=request.kb_numbers_to_exclude,
-    )
-
-
-def _not_installed(vm: str, code: str, message: str, now: datetime) -> InstallResult:
-    return InstallResult(
-        vm_id=vm,
-        status="Failed",
-        started_at=now,
-        reboot_status=None,
-        maintenance_window_exceeded=False,
-        installed_patch_count=0,
-        failed_patch_count=0,
-        pending_patch_count=0,
-        excluded_patch_count=0,
-        not_selected_patch_count=0,
-        error=OperationError(code, message),
     )

@@ -20,7 +20,6 @@ from activities.rollout_slots import (
     batch_assignments,
     finished_outcome,
     install_request,
-    refused_result,
 )
 from azure_io.compute_outcomes import (
     HealthVerdict,
@@ -31,7 +30,7 @@ from azure_io.compute_outcomes import (
     Throttled,
     VmNotRunning,
 )
-from azure_io.patch_results import InstallResult
+from azure_io.patch_results import InstallResult, failed_install
 from azure_io.rollout_records import OperationInFlight, OperationKey
 from azure_io.table_rows import ComplianceRecord
 from orchestrators.rollout_payloads import SUPERSEDED
@@ -74,7 +73,7 @@ def rollout_start_installs(payload: dict[str, Any]) -> dict[str, Any]:
         target = targets.get(assignment.vm.lower())
         if target is None:
             starts.not_started.append(
-                refused_result(assignment.vm, "NotDiscovered", "not in the inventory")
+                failed_install(assignment.vm, "NotDiscovered", "not in the inventory")
             )
         elif now >= assignment.end:
             starts.missed.append(
@@ -136,7 +135,7 @@ def _start(
         detail = f"{outcome.code}: {outcome.message}"
         starts.missed.append(InstallOutcome(target.id, attempt, detail=detail))
         if attempt is Attempt.NOT_STARTED:
-            starts.not_started.append(refused_result(target.id, outcome.code, outcome.message))
+            starts.not_started.append(failed_install(target.id, outcome.code, outcome.message))
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
@@ -163,7 +162,7 @@ def rollout_check_installs(payload: dict[str, Any]) -> dict[str, list[str]]:
             running.append(vm)
             continue
         if isinstance(check, OperationFailed):
-            check = refused_result(vm, check.code, check.message)
+            check = failed_install(vm, check.code, check.message)
         results.append(check)
         finished.append(vm)
     current.store.record_installs(results, cycle=cycle_id, recorded_at=current.clock.now())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from azure_io.patch_results import InstallRequest, InstallResult, OperationError
+from azure_io.patch_results import InstallRequest, InstallResult
 from azure_io.patch_views import VmView
 from azure_io.ports import PatchStore
 from azure_io.rollout_records import PlannedSlot
@@ -58,23 +58,6 @@ def install_request(target: VmTarget, assignment: Assignment, now: datetime) -> 
         reboot_setting=assignment.reboot_setting,
         classifications=assignment.classifications,
         exclude_kbs_requiring_reboot=assignment.exclude_kbs_requiring_reboot,
-    )
-
-
-def refused_result(vm_id: str, code: str, message: str) -> InstallResult:
-    """An install ARM would not start, recorded as a failed install of the cycle."""
-    return InstallResult(
-        vm_id=vm_id,
-        status="Failed",
-        started_at=None,
-        reboot_status=None,
-        maintenance_window_exceeded=False,
-        installed_patch_count=0,
-        failed_patch_count=0,
-        pending_patch_count=0,
-        excluded_patch_count=0,
-        not_selected_patch_count=0,
-        error=OperationError(code, message),
     )
 
 

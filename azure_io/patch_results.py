@@ -72,6 +72,25 @@ class InstallResult:
     activity_id: str | None = None
 
 
+def failed_install(
+    vm_id: str, code: str, message: str, *, started_at: datetime | None = None
+) -> InstallResult:
+    """An install that did not run (refused, not started, timed out), recorded as Failed."""
+    return InstallResult(
+        vm_id=vm_id,
+        status="Failed",
+        started_at=started_at,
+        reboot_status=None,
+        maintenance_window_exceeded=False,
+        installed_patch_count=0,
+        failed_patch_count=0,
+        pending_patch_count=0,
+        excluded_patch_count=0,
+        not_selected_patch_count=0,
+        error=OperationError(code, message),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class InstallRequest:
     """What ``installPatches`` should do on one VM; OS-specific parameters follow ``os_type``."""
