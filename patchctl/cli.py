@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from patchctl import plan_command
+from patchctl import plan_command, simulate_command
 from patchctl.console import RefusingParser, int_between, path_argument, run_refusing
 from patching.defaults import HEALTH_GATE_MINUTES_BOUNDS, SLOT_MINUTES_BOUNDS
 from patching.models import ReleaseKind
@@ -29,6 +29,22 @@ def _utc_time(text: str) -> datetime:
         return parse_time(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from error
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{text} is out of range; expected 0 to 1")
+    return value
+
+
+def _non_empty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a connection string, got an empty one")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,11 +81,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.set_defaults(run=plan_command.run)
 
+    simulate = commands.add_parser(
+        "simulate", help="rehearse a cycle end to end on a virtual clock, touching nothing real"
+    )
+    simulate.add_argument(
+        "--fleet", type=path_argument, required=True, help="fleet file (version 1)"
+    )
+    simulate.add_argument("--cycle", required=True, help="YYYY-MM")
+    simulate.add_argument(
+        "--kind", type=_release_kind, help="hotpatch, plannedBaseline or unplannedBaseline"
+    )
+    simulate.add_argument(
+        "--days",
+        type=int_between(*simulate_command.DAYS_BOUNDS),
+        help=f"days from the release to run (default {simulate_command.DEFAULT_DAYS})",
+    )
+    simulate.add_argument(
+        "--events", type=path_argument, help="Event Grid events to deliver at their eventTime"
+    )
+    simulate.add_argument(
+        "--duplicate-activities",
+        type=_probability,
+        help="probability that an activity runs a second time (0 to 1)",
+    )
+    storage = simulate.add_mutually_exclusive_group()
+    storage.add_argument(
+        "--storage-connection-string",
+        type=_non_empty,
+        help="Table Storage for the results (default: Azurite, started and stopped)",
+    )
+    storage.add_argument(
+        "--in-memory-store",
+        action="store_true",
+        help="keep the results in memory only (faster; no tables)",
+    )
+    simulate.add_argument(
+        "--out", type=path_argument, required=True, help="directory for the run's output"
+    )
+    simulate.set_defaults(run=simulate_command.run)
+
     demo = commands.add_parser(
-        "demo", help="plan the example fleet's current cycle and summarise it"
+        "demo", help="plan and rehearse the example fleet's current cycle, and summarise both"
     )
     demo.add_argument("--fleet", type=path_argument, default=Path("examples/fleet-demo.json"))
     demo.add_argument("--out", type=path_argument, default=Path("out/demo-plan.json"))
+    demo.add_argument(
+        "--report-dir",
+        type=path_argument,
+        help="the rehearsal's output (default: rehearsal/ beside the plan file)",
+    )
     demo.set_defaults(run=plan_command.run_demo)
     return parser
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from azure_io.settings import Settings, SettingsError
+from patchctl import simulate_command
 from patchctl.files import load_fleet, refuse_same_files, write_json
 from patching import defaults
 from patching.calendar import cycle_id_of, make_cycle, parse_cycle_id
@@ -42,11 +45,26 @@ def _late(plan: Plan) -> int:
 
 
 def run_demo(arguments: argparse.Namespace) -> int:
+    """The example fleet's current cycle: its plan, then its rehearsal until every VM had
+    its slot (and a day more), the store in memory so it takes seconds."""
     cycle_id = cycle_id_of(datetime.now(UTC))
     plan = _plan(arguments, cycle_id)
+    report_dir: Path = arguments.report_dir or arguments.out.parent / "rehearsal"
+    rehearsal = argparse.Namespace(
+        fleet=arguments.fleet,
+        cycle=cycle_id,
+        days=min(simulate_command.DEFAULT_DAYS, math.ceil(plan.makespan_hours / 24) + 1),
+        out=report_dir,
+        in_memory_store=True,
+    )
+    refuse_same_files({"--out": arguments.out, "--report-dir": report_dir})
+    spec_of = simulate_command.prepare(rehearsal)
     write_json(arguments.out, plan_to_json(plan), flag="--out", inputs={"--fleet": arguments.fleet})
     print(summarise(plan))
     print(f"\nplan file: {arguments.out}")
+    print(f"\nRehearsing {rehearsal.days} days from the release...", flush=True)
+    report = simulate_command.rehearsed(report_dir, spec_of, {"--fleet": arguments.fleet})
+    print(simulate_command.summarise(report, report_dir))
     return 0
 
 

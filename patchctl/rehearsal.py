@@ -1,0 +1,340 @@
+"""The rehearsal behind `patchctl simulate`: the function app as deployed (`function_app.app`)
+on the local host, the real compute adapter against the fleet simulator in process, the
+tables in Azurite (or the store the caller names), all on one virtual clock that starts at
+the release.
+
+The app opens the cycle itself: from the release events given, delivered when the clock
+reaches them, or from its calendar on its hourly timer. The report is built afterwards
+from what the store recorded (each VM's state) and what the simulator and the engine
+counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from azure.core.exceptions import AzureError
+
+import function_app
+from activities.deps import Deps, reset_deps, use_deps
+from azure_io.compute import ComputeAdapter
+from azure_io.memory_store import MemoryPatchStore
+from azure_io.ports import PatchStore
+from azure_io.settings import Settings, TableStorage
+from azure_io.tables import PatchTables
+from devhost.app_loader import loaded
+from devhost.azurite import AzuriteError, AzuriteTables
+from devhost.host import LocalHost
+from fleetsim.clock import VirtualClock
+from fleetsim.transport import open_simulator
+from patching.errors import BadInput
+from patching.fleet import Fleet
+from patching.models import Assignment, Cycle, ReleaseKind, VmTarget
+from patching.outcomes import VmState, vm_state
+from patching.timefmt import parse_time
+from reporting.model import (
+    ArmCounters,
+    Attempt,
+    DurableCounters,
+    Halt,
+    PlannedSlot,
+    Report,
+    VmRow,
+    VmRun,
+)
+
+SUCCEEDED = "Succeeded"
+
+
+@dataclass(frozen=True, slots=True)
+class TimedEvent:
+    """An Event Grid event and when the clock delivers it."""
+
+    at: datetime
+    event: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RehearsalSpec:
+    fleet_document: dict[str, Any]
+    fleet: Fleet
+    cycle: Cycle
+    days: int
+    settings: Settings  # planning settings; the rehearsal sets where ARM and the tables are
+    log_path: Path
+    events: tuple[TimedEvent, ...] = ()
+    duplicate_activities: float = 0.0
+    storage_connection_string: str | None = None  # None: Azurite, started and stopped here
+    in_memory_store: bool = False  # fast, nothing kept: no tables at all
+
+    @property
+    def start(self) -> datetime:
+        return self.cycle.release.released_at
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=self.days)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    now: datetime
+    installs_done: int
+
+
+def parse_events(document: object, *, where: str) -> tuple[TimedEvent, ...]:
+    """The events of an EVENTS.json (a JSON array of Event Grid or CloudEvents events),
+    ordered by their time (`eventTime`, or CloudEvents' `time`)."""
+    if not isinstance(document, list):
+        raise BadInput(f"{where}: expected a JSON array of events")
+    events = []
+    for index, event in enumerate(document):
+        if not isinstance(event, dict):
+            raise BadInput(f"{where}[{index}]: expected an event object")
+        name = "eventTime" if "eventTime" in event else "time"
+        text = event.get(name)
+        if not isinstance(text, str):
+            raise BadInput(f"{where}[{index}].eventTime: expected an ISO 8601 UTC time")
+        try:
+            at = parse_time(text)
+        except ValueError as error:
+            raise BadInput(f"{where}[{index}].{name}: {error}") from error
+        events.append(TimedEvent(at, event))
+    return tuple(sorted(events, key=lambda timed: timed.at))
+
+
+def rehearse(spec: RehearsalSpec, *, progress: Callable[[Progress], None] | None = None) -> Report:
+    """Run the app on the fleet from the release for `spec.days` days; the cycle's report.
+    Everything started is stopped on the way out, also on an error or Ctrl-C."""
+    with _running(spec) as run:
+        pending = [dataclasses.replace(e, at=max(e.at, spec.start)) for e in spec.events]
+
+        def next_event() -> datetime | None:
+            return pending[0].at if pending else None
+
+        def on_wake(now: datetime) -> None:
+            due = [e.event for e in pending if e.at <= now]
+            if due:
+                del pending[: len(due)]
+                run.host.deliver_event_grid(due)
+            if progress is not None:
+                progress(Progress(now, run.installs_done()))
+
+        on_wake(spec.start)
+        run.host.run_until(spec.end, wake_sources=(next_event,), on_wake=on_wake)
+        return run.report(spec)
+
+
+@dataclass
+class _Run:
+    host: LocalHost
+    store: PatchStore
+    log_path: Path
+    requests: Callable[[], int]
+    throttled: Callable[[], int]
+    _log_offset: int = 0
+    _installs_done: int = 0
+
+    def installs_done(self) -> int:
+        """Installs the simulator finished so far, reading only what the log gained."""
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_offset)
+            for line in log:
+                if not line.endswith(b"\n"):
+                    break
+                self._log_offset += len(line)
+                if b'"installPatches"' in line and _is_success(json.loads(line)):
+                    self._installs_done += 1
+        return self._installs_done
+
+    def report(self, spec: RehearsalSpec) -> Report:
+        stats = self.host.engine.stats()
+        store_id, cycle, halt = self._cycle(spec)
+        runs = _runs(self.log_path)
+        return Report(
+            cycle=cycle,
+            halt=halt,
+            vms=tuple(self._row(vm, cycle.release.kind, halt, runs) for vm in spec.fleet.vms),
+            durable=DurableCounters(
+                instances=stats.instances,
+                max_history_events=stats.max_history_events,
+                replayed_events=stats.replayed_events,
+            ),
+            arm=ArmCounters(requests=self.requests(), throttled=self.throttled()),
+            slots=self._slots(spec, store_id),
+            runs=tuple(
+                VmRun(vm.id, tuple(runs[vm.key])) for vm in spec.fleet.vms if vm.key in runs
+            ),
+        )
+
+    def _cycle(self, spec: RehearsalSpec) -> tuple[str | None, Cycle, Halt | None]:
+        """The month's cycle as the app recorded it (a replacing baseline before the
+        hotpatch cycle it replaced) with its id in the store, else the one asked for."""
+        month = spec.cycle.id
+        for cycle_id in (f"{month}-baseline", month):
+            record = self.store.cycle(cycle_id)
+            if record is None:
+                continue
+            cycle = dataclasses.replace(
+                spec.cycle,
+                release=dataclasses.replace(
+                    spec.cycle.release,
+                    kind=ReleaseKind(record.release_kind),
+                    released_at=record.released_at,
+                    release_id=record.release_id,
+                ),
+                deadline=record.deadline,
+            )
+            halted = record.state == "halted"
+            return cycle_id, cycle, Halt(record.halt_reason or "halted") if halted else None
+        return None, spec.cycle, None
+
+    def _slots(self, spec: RehearsalSpec, store_id: str | None) -> tuple[PlannedSlot, ...]:
+        """Each planned VM's last slot (a re-plan gives a VM that missed its slot a later one)."""
+        if store_id is None:
+            return ()
+        regions = {vm.key: vm.region for vm in spec.fleet.vms}
+        last: dict[str, Assignment] = {}
+        for group in self.store.plan_groups(store_id):
+            for slot in self.store.plan_group(store_id, group.group_id):
+                key = slot.assignment.vm.lower()
+                if key in regions and (key not in last or last[key].start < slot.assignment.start):
+                    last[key] = slot.assignment
+        return tuple(
+            PlannedSlot(a.vm, a.phase, regions[key], a.start, a.end, a.reboot_setting)
+            for key, a in sorted(last.items())
+        )
+
+    def _row(
+        self,
+        vm: VmTarget,
+        kind: ReleaseKind,
+        halt: Halt | None,
+        runs: Mapping[str, list[Attempt]],
+    ) -> VmRow:
+        view = self.store.vm_view(vm.id)
+        record = view.compliance if view else None
+        installed_at = next(
+            (a.end for a in reversed(runs.get(vm.key, [])) if a.status == SUCCEEDED), None
+        )
+        if record is None:
+            judged = vm_state(vm, kind, None, halted=halt is not None)
+            return VmRow(vm.id, judged.state, installed_at, judged.reason)
+        state = VmState(record.state)
+        if state is VmState.HALTED and halt is None:
+            state = VmState.PENDING
+        return VmRow(vm.id, state, installed_at, record.reason)
+
+
+def _is_success(entry: Mapping[str, Any]) -> bool:
+    return (
+        entry.get("op") == "installPatches"
+        and "httpStatus" not in entry
+        and entry.get("status") == SUCCEEDED
+    )
+
+
+def _runs(log_path: Path) -> dict[str, list[Attempt]]:
+    """{VM key: the installs the simulator ran on it}, refusals left out."""
+    runs: dict[str, list[Attempt]] = {}
+    with log_path.open(encoding="utf-8") as log:
+        for line in log:
+            entry = json.loads(line)
+            if entry.get("op") != "installPatches" or "httpStatus" in entry:
+                continue
+            end = entry.get("end")
+            runs.setdefault(entry["vm"].lower(), []).append(
+                Attempt(
+                    start=parse_time(entry["start"]),
+                    end=parse_time(end) if end else None,
+                    status=entry["status"],
+                    rebooted=bool(entry.get("rebooted")),
+                )
+            )
+    return runs
+
+
+@contextmanager
+def _running(spec: RehearsalSpec) -> Iterator[_Run]:
+    with ExitStack() as stack:
+        connection = spec.storage_connection_string
+        if connection is None and not spec.in_memory_store:
+            connection = stack.enter_context(_started_azurite()).connection_string
+        clock = VirtualClock(spec.start)
+        sim = stack.enter_context(
+            open_simulator(
+                spec.fleet_document, clock=clock, log_path=spec.log_path, sleep=lambda _: None
+            )
+        )
+        settings = _settings(spec, sim.base_url, connection)
+        store = MemoryPatchStore() if connection is None else _open_store(settings)
+        compute = ComputeAdapter.from_settings(settings, sim.credential, transport=sim.transport)
+        stack.callback(compute.close)
+        use_deps(Deps(settings=settings, compute=compute, store=store, clock=clock))
+        stack.callback(reset_deps)
+        host = stack.enter_context(
+            LocalHost(
+                loaded(function_app.app),
+                clock=clock,
+                duplicate_activities=spec.duplicate_activities,
+            )
+        )
+        state = sim.state
+        yield _Run(host, store, spec.log_path, lambda: state.requests, lambda: state.throttled)
+
+
+def _settings(spec: RehearsalSpec, arm_endpoint: str, connection: str | None) -> Settings:
+    """The caller's planning settings; ARM is the simulator, the subscriptions the fleet's,
+    the tables at `connection`, and the calendar's kind the one the cycle asks for."""
+    located = Settings.from_env(
+        {
+            "PATCH_SUBSCRIPTIONS": ",".join(spec.fleet.subscription_names),
+            "PATCH_ARM_ENDPOINT": arm_endpoint,
+            "PATCH_ARM_CREDENTIAL": "static",
+        }
+    )
+    month = spec.cycle.release.released_at.month
+    baseline_months = set(spec.settings.planned_baseline_months)
+    if spec.cycle.release.kind is ReleaseKind.PLANNED_BASELINE:
+        baseline_months.add(month)
+    elif spec.cycle.release.kind is ReleaseKind.HOTPATCH:
+        baseline_months.discard(month)
+    return dataclasses.replace(
+        spec.settings,
+        subscriptions=located.subscriptions,
+        arm_endpoint=located.arm_endpoint,
+        arm_ca_bundle=None,
+        arm_credential=located.arm_credential,
+        # No real waits on a virtual clock: the simulator's answers are immediate.
+        arm_retry_backoff_seconds=0.0,
+        table_storage=None if connection is None else TableStorage(connection_string=connection),
+        planned_baseline_months=tuple(sorted(baseline_months)),
+    )
+
+
+@contextmanager
+def _started_azurite() -> Iterator[AzuriteTables]:
+    try:
+        azurite = AzuriteTables().__enter__()
+    except AzuriteError as error:
+        raise BadInput(f"cannot start Azurite for the tables: {error}") from error
+    try:
+        yield azurite
+    finally:
+        azurite.__exit__(None, None, None)
+
+
+def _open_store(settings: Settings) -> PatchStore:
+    try:
+        store = PatchTables.from_settings(settings)
+        store.create_tables()
+    except (AzureError, ValueError) as error:
+        raise BadInput(f"--storage-connection-string: cannot use the tables: {error}") from error
+    return store
