@@ -16,13 +16,12 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from azure.core.exceptions import AzureError
 
-import function_app
 from activities.deps import Deps, reset_deps, use_deps
 from azure_io.compute import ComputeAdapter
 from azure_io.memory_store import MemoryPatchStore
@@ -34,8 +33,8 @@ from devhost.azurite import AzuriteError, AzuriteTables
 from devhost.host import LocalHost
 from fleetsim.clock import VirtualClock
 from fleetsim.transport import open_simulator
+from patchctl.rehearsal_spec import Progress, RehearsalSpec
 from patching.errors import BadInput
-from patching.fleet import Fleet
 from patching.models import Assignment, Cycle, ReleaseKind, VmTarget
 from patching.outcomes import VmState, vm_state
 from patching.timefmt import parse_time
@@ -51,63 +50,6 @@ from reporting.model import (
 )
 
 SUCCEEDED = "Succeeded"
-
-
-@dataclass(frozen=True, slots=True)
-class TimedEvent:
-    """An Event Grid event and when the clock delivers it."""
-
-    at: datetime
-    event: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class RehearsalSpec:
-    fleet_document: dict[str, Any]
-    fleet: Fleet
-    cycle: Cycle
-    days: int
-    settings: Settings  # planning settings; the rehearsal sets where ARM and the tables are
-    log_path: Path
-    events: tuple[TimedEvent, ...] = ()
-    duplicate_activities: float = 0.0
-    storage_connection_string: str | None = None  # None: Azurite, started and stopped here
-    in_memory_store: bool = False  # fast, nothing kept: no tables at all
-
-    @property
-    def start(self) -> datetime:
-        return self.cycle.release.released_at
-
-    @property
-    def end(self) -> datetime:
-        return self.start + timedelta(days=self.days)
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    now: datetime
-    installs_done: int
-
-
-def parse_events(document: object, *, where: str) -> tuple[TimedEvent, ...]:
-    """The events of an EVENTS.json (a JSON array of Event Grid or CloudEvents events),
-    ordered by their time (`eventTime`, or CloudEvents' `time`)."""
-    if not isinstance(document, list):
-        raise BadInput(f"{where}: expected a JSON array of events")
-    events = []
-    for index, event in enumerate(document):
-        if not isinstance(event, dict):
-            raise BadInput(f"{where}[{index}]: expected an event object")
-        name = "eventTime" if "eventTime" in event else "time"
-        text = event.get(name)
-        if not isinstance(text, str):
-            raise BadInput(f"{where}[{index}].eventTime: expected an ISO 8601 UTC time")
-        try:
-            at = parse_time(text)
-        except ValueError as error:
-            raise BadInput(f"{where}[{index}].{name}: {error}") from error
-        events.append(TimedEvent(at, event))
-    return tuple(sorted(events, key=lambda timed: timed.at))
 
 
 def rehearse(spec: RehearsalSpec, *, progress: Callable[[Progress], None] | None = None) -> Report:
@@ -279,6 +221,9 @@ def _running(spec: RehearsalSpec) -> Iterator[_Run]:
         stack.callback(compute.close)
         use_deps(Deps(settings=settings, compute=compute, store=store, clock=clock))
         stack.callback(reset_deps)
+        # The app is imported only when a rehearsal runs: `patchctl plan` never pays for it.
+        import function_app
+
         host = stack.enter_context(
             LocalHost(
                 loaded(function_app.app),

@@ -17,7 +17,7 @@ from typing import Any
 
 from azure_io.settings import Settings, SettingsError
 from patchctl.files import read_json, refuse_same_files, refuse_to_overwrite, write_file
-from patchctl.rehearsal import Progress, RehearsalSpec, TimedEvent, parse_events, rehearse
+from patchctl.rehearsal_spec import Progress, RehearsalSpec, TimedEvent, parse_events
 from patching.calendar import make_cycle, parse_cycle_id
 from patching.errors import BadInput
 from patching.fleet import FleetError, parse_fleet
@@ -138,6 +138,9 @@ def rehearsed(
     except OSError as error:
         raise BadInput(f"--out: cannot create {out}: {error.strerror or error}") from error
     log = out / f".operations.jsonl.{secrets.token_hex(4)}.tmp"
+    # The app, the SDKs and the local host load only once a rehearsal runs.
+    from patchctl.rehearsal import rehearse
+
     try:
         with _progress_line() as progress:
             report = rehearse(spec_of(log), progress=progress)
