@@ -16,6 +16,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities.deps import Deps, deps
+from activities.polling import CheckRound, check_round
 from activities.rollout_slots import (
     batch_assignments,
     finished_outcome,
@@ -23,7 +24,6 @@ from activities.rollout_slots import (
 )
 from azure_io.compute_outcomes import (
     HealthVerdict,
-    InProgress,
     OperationFailed,
     OperationKind,
     Started,
@@ -150,23 +150,25 @@ def rollout_check_installs(payload: dict[str, Any]) -> dict[str, list[str]]:
             a.vm
             for a in batch_assignments(current.store, cycle_id, payload["group"], payload["batch"])
         ]
-    finished: list[str] = []
-    running: list[str] = []
-    results: list[InstallResult] = []
-    for operation in current.store.operations(_INSTALL, vm_ids=vms):
-        if operation.cycle != cycle_id:
-            continue
-        vm = operation.started.vm_id
-        check = current.compute.check_install(operation.started)
-        if isinstance(check, InProgress | Throttled):
-            running.append(vm)
-            continue
-        if isinstance(check, OperationFailed):
-            check = failed_install(vm, check.code, check.message)
-        results.append(check)
-        finished.append(vm)
+    in_flight = [
+        op for op in current.store.operations(_INSTALL, vm_ids=vms) if op.cycle == cycle_id
+    ]
+    checked: CheckRound[InstallResult | OperationFailed] = check_round(
+        in_flight, current.compute.check_install
+    )
+    results = [
+        failed_install(operation.started.vm_id, outcome.code, outcome.message)
+        if isinstance(outcome, OperationFailed)
+        else outcome
+        for operation, outcome in checked.ended
+    ]
     current.store.record_installs(results, cycle=cycle_id, recorded_at=current.clock.now())
-    return {"finished": finished, "running": running}
+    # A 429 ends the round: the operations it left unchecked are looked at with the others
+    # still running, after the group's next durable timer.
+    return {
+        "finished": [operation.started.vm_id for operation, _ in checked.ended],
+        "running": [operation.started.vm_id for operation in checked.running],
+    }
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
