@@ -1,26 +1,32 @@
 """The compute adapter: discovery, patch operations and health over the real ARM clients.
 
-Every per-VM call makes one or two requests and returns at once: long-running
-operations are started and handed back as continuation tokens, and checking one is a
-single status request (plus the final-result request once it is done). The seams are the
-client factory and the transport: tests point the real clients at the fleet simulator,
-in process through its transport or over HTTPS.
+Every per-VM call makes one request and returns at once: a long-running operation is
+started and handed back with its status URL, and checking one is a single GET of that URL
+(its body carries the result once the operation is over). Discovery and checks read ARM's
+JSON through the compute client's own pipeline (credential, retries, transport), and only
+URLs on the configured ARM endpoint are followed, so the bearer token goes nowhere else.
+The seams are the client factory and the transport: tests point the real clients at the
+fleet simulator, in process through its transport or over HTTPS.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
+from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.core.pipeline.transport import HttpTransport
-from azure.core.polling import LROPoller
-from azure.core.polling.base_polling import BadStatus
+from azure.core.polling import LROPoller, PollingMethod
+from azure.core.rest import HttpRequest, HttpResponse
 from azure.mgmt.compute import ComputeManagementClient
-from azure.mgmt.compute import models as arm
-from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+# The SDK's own request builder, so discovery asks what the SDK's list_all asks, api-version
+# included.
+from azure.mgmt.compute.operations._operations import build_virtual_machines_list_all_request
+from azure.mgmt.core.exceptions import ARMErrorFormat
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
 from azure_io.arm_retry import TransientRetryPolicy, retry_after_seconds
@@ -47,6 +53,7 @@ from azure_io.vm_mapping import (
     health_verdict,
     install_parameters,
     install_result,
+    operation_status,
     vm_target,
 )
 from patching.models import VmTarget, normalize_region
@@ -55,30 +62,31 @@ from patching.resource_ids import VmId
 ComputeClientFactory = Callable[[str], ComputeManagementClient]
 """Subscription id -> a compute client for it."""
 
-_Result = TypeVar("_Result")
 
+class _StatusUrlOnly(PollingMethod[None]):
+    """Keeps the status URL of the operation ARM just accepted and never polls.
 
-class _NonBlockingPolling(ARMPolling):
-    """ARM polling that never waits.
-
-    With ``look=False`` (starting an operation) it sends nothing after the initial
-    request. With ``look=True`` (checking) it sends one status request and, only if that
-    says the operation is over, the request for its final result (or raises its failure).
+    Being finished from the start, it keeps LROPoller from starting a polling thread.
     """
 
-    def __init__(self, *, look: bool) -> None:
-        super().__init__(timeout=0)
-        self._look = look
+    def __init__(self) -> None:
+        self.status_url: str | None = None
+
+    def initialize(self, client: Any, initial_response: Any, deserialization_callback: Any) -> None:
+        headers = initial_response.http_response.headers
+        self.status_url = headers.get("Azure-AsyncOperation") or headers.get("Location")
 
     def run(self) -> None:
-        if not self._look:
-            return
-        try:
-            self.update_status()
-        except BadStatus as error:
-            raise HttpResponseError(response=self._pipeline_response.http_response) from error
-        if self.finished():
-            super().run()  # the status is known: fetches the result or raises the failure
+        return None
+
+    def status(self) -> str:
+        return "Accepted"
+
+    def finished(self) -> bool:
+        return True
+
+    def resource(self) -> None:
+        return None
 
 
 class ComputeAdapter:
@@ -86,9 +94,14 @@ class ComputeAdapter:
         self,
         compute_client_for: ComputeClientFactory,
         subscription_client: SubscriptionClient,
+        arm_endpoint: str,
     ) -> None:
         self._compute_client_for = compute_client_for
         self._subscription_client = subscription_client
+        arm_origin = _origin(arm_endpoint)
+        if arm_origin is None:
+            raise ValueError(f"arm_endpoint must be an absolute http(s) URL, got {arm_endpoint!r}")
+        self._arm_origin = arm_origin
         self._clients: dict[str, ComputeManagementClient] = {}
 
     @classmethod
@@ -108,20 +121,24 @@ class ComputeAdapter:
         return cls(
             lambda subscription_id: ComputeManagementClient(credential, subscription_id, **options),
             SubscriptionClient(credential, **options),
+            settings.arm_endpoint,
         )
 
     # -- discovery --------------------------------------------------------------------------
 
     def discover(self, subscription_id: str) -> list[VmTarget]:
         """Every VM of a subscription with its placement and power state: two paged lists."""
-        virtual_machines = self._client(subscription_id).virtual_machines
-        with _data_call(f"listing the VMs of subscription {subscription_id}"):
-            models = list(virtual_machines.list_all())
+        what = f"listing the VMs of subscription {subscription_id}"
+        with _data_call(what):
+            vms = self._list_all(subscription_id, what, status_only=None)
             views = {
-                str(vm.id).lower(): vm.instance_view
-                for vm in virtual_machines.list_all(status_only="true")
+                str(vm.get("id")).lower(): _member(_member(vm, "properties"), "instanceView")
+                for vm in self._list_all(subscription_id, what, status_only="true")
             }
-        return [vm_target(vm, views.get(str(vm.id).lower())) for vm in models]
+        try:
+            return [vm_target(vm, views.get(str(vm.get("id")).lower())) for vm in vms]
+        except ValueError as error:
+            raise ArmCallError(f"ARM answered {what} with a VM it cannot read: {error}") from error
 
     def region_pairs(self, subscription_id: str) -> dict[str, str]:
         """{region: its geo-pair} for the regions of a subscription that have one."""
@@ -144,8 +161,8 @@ class ComputeAdapter:
         return self._start(
             vm_id,
             OperationKind.ASSESSMENT,
-            lambda: operations.begin_assess_patches(
-                ref.resource_group, ref.name, polling=_NonBlockingPolling(look=False)
+            lambda polling: operations.begin_assess_patches(
+                ref.resource_group, ref.name, polling=polling
             ),
         )
 
@@ -155,41 +172,23 @@ class ComputeAdapter:
         return self._start(
             vm_id,
             OperationKind.INSTALL,
-            lambda: operations.begin_install_patches(
-                ref.resource_group,
-                ref.name,
-                install_parameters(request),
-                polling=_NonBlockingPolling(look=False),
+            lambda polling: operations.begin_install_patches(
+                ref.resource_group, ref.name, install_parameters(request), polling=polling
             ),
         )
 
     def check_assessment(self, started: Started) -> AssessmentCheck:
-        ref = VmId.parse(started.vm_id)
-        operations = self._client(ref.subscription_id).virtual_machines
-        poller = operations.begin_assess_patches(
-            ref.resource_group,
-            ref.name,
-            continuation_token=started.continuation_token,
-            polling=_NonBlockingPolling(look=True),
-        )
-        outcome = self._check(started, poller)
-        if isinstance(outcome, arm.VirtualMachineAssessPatchesResult):
-            return assessment_result(started.vm_id, outcome)
+        outcome = self._check(started)
+        if isinstance(outcome, dict):
+            with _unreadable_output(started):
+                return assessment_result(started.vm_id, outcome)
         return outcome
 
     def check_install(self, started: Started) -> InstallCheck:
-        ref = VmId.parse(started.vm_id)
-        operations = self._client(ref.subscription_id).virtual_machines
-        poller = operations.begin_install_patches(
-            ref.resource_group,
-            ref.name,
-            _RESUME_ONLY,
-            continuation_token=started.continuation_token,
-            polling=_NonBlockingPolling(look=True),
-        )
-        outcome = self._check(started, poller)
-        if isinstance(outcome, arm.VirtualMachineInstallPatchesResult):
-            return install_result(started.vm_id, outcome)
+        outcome = self._check(started)
+        if isinstance(outcome, dict):
+            with _unreadable_output(started):
+                return install_result(started.vm_id, outcome)
         return outcome
 
     def check_health(self, vm_id: str) -> HealthCheck:
@@ -221,10 +220,14 @@ class ComputeAdapter:
         return self._clients[key]
 
     def _start(
-        self, vm_id: str, kind: OperationKind, begin: Callable[[], LROPoller[Any]]
+        self,
+        vm_id: str,
+        kind: OperationKind,
+        begin: Callable[[_StatusUrlOnly], LROPoller[Any]],
     ) -> StartOutcome:
+        polling = _StatusUrlOnly()
         try:
-            poller = begin()
+            begin(polling)
         except HttpResponseError as error:
             if error.status_code == 429:
                 return Throttled(_retry_after(error), vm_id)
@@ -235,36 +238,105 @@ class ComputeAdapter:
                 code, message = _error_code_message(error)
                 return OperationFailed(vm_id, kind, code, message, error.status_code)
             raise _call_error(error, f"starting {kind.value} on {vm_id}") from error
-        return Started(vm_id, kind, poller.continuation_token())
+        if not polling.status_url:
+            raise ArmCallError(f"ARM accepted {kind.value} on {vm_id} but named no status URL")
+        return Started(vm_id, kind, polling.status_url)
 
-    def _check(
-        self, started: Started, poller: LROPoller[_Result]
-    ) -> _Result | InProgress | OperationFailed | Throttled:
+    def _check(self, started: Started) -> dict[str, Any] | InProgress | OperationFailed | Throttled:
+        """One GET of the operation's status: still running, failed, or its output."""
+        what = f"checking {started.kind.value} on {started.vm_id}"
+        client = self._client(VmId.parse(started.vm_id).subscription_id)
         try:
-            poller.wait()
-            if not poller.done() or poller.status().lower() not in _TERMINAL:
-                return InProgress(started.vm_id, started.kind)
-            return poller.result()
+            status_request = HttpRequest("GET", self._on_arm(started.status_url, what))
+            response = self._send(client, status_request, accepted=(200, 202))
         except HttpResponseError as error:
             if error.status_code == 429:
                 return Throttled(_retry_after(error), started.vm_id)
-            if error.status_code is not None and error.status_code < 300:
-                # The operation itself ended Failed or Canceled (its status body says why).
-                code, message = error_fields(_json_or_none(error))
-                return OperationFailed(
-                    started.vm_id, started.kind, code or poller.status(), message or str(error)
-                )
             if _is_refusal(error):
                 code, message = _error_code_message(error)
                 return OperationFailed(
                     started.vm_id, started.kind, code, message, error.status_code
                 )
-            raise _call_error(error, f"checking {started.kind.value} on {started.vm_id}") from error
+            raise _call_error(error, what) from error
+        if response.status_code == 202:  # a Location URL answers 202 while the work goes on
+            return InProgress(started.vm_id, started.kind)
+        try:
+            return operation_status(started, _json_object(response, what))
+        except ValueError as error:
+            raise ArmCallError(f"ARM answered {what} with {error}") from error
+
+    def _list_all(
+        self, subscription_id: str, what: str, *, status_only: str | None
+    ) -> list[dict[str, Any]]:
+        """Every item of ``virtualMachines`` list_all, page after page by ``nextLink``."""
+        client = self._client(subscription_id)
+        request = build_virtual_machines_list_all_request(
+            subscription_id.lower(), status_only=status_only
+        )
+        items: list[dict[str, Any]] = []
+        while True:
+            page = _json_object(self._send(client, request, accepted=(200,)), what)
+            value = page.get("value") or []
+            if not isinstance(value, list) or not all(isinstance(vm, dict) for vm in value):
+                raise ArmCallError(f"ARM answered {what} with a value that is not a list of VMs")
+            items.extend(value)
+            next_link = page.get("nextLink")
+            if not next_link:
+                return items
+            request = HttpRequest("GET", self._on_arm(str(next_link), what))
+
+    def _send(
+        self, client: ComputeManagementClient, request: HttpRequest, *, accepted: tuple[int, ...]
+    ) -> HttpResponse:
+        """The answer to ``request`` through the client's pipeline; HttpResponseError unless
+        its status is ``accepted``, raised as the SDK's own operations raise it."""
+        request.headers["Accept"] = "application/json"
+        response = client.send_request(request)
+        if response.status_code in accepted:
+            return response
+        response.read()
+        if response.status_code == 401:
+            raise ClientAuthenticationError(response=response, error_format=ARMErrorFormat)
+        raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+
+    def _on_arm(self, url: str, what: str) -> str:
+        """``url`` if it is on the configured ARM endpoint, the one place the bearer token
+        may go; ArmCallError (nothing sent) otherwise."""
+        if _origin(url) != self._arm_origin:
+            raise ArmCallError(f"refused {what}: {url} is outside the ARM endpoint, not sent")
+        return url
 
 
-_TERMINAL = {"succeeded", "failed", "canceled", "cancelled"}
-# The SDK wants install parameters even when resuming from a token; they are not sent.
-_RESUME_ONLY = arm.VirtualMachineInstallPatchesParameters(reboot_setting="IfRequired")
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an absolute http(s) URL; None for any other URL, and for one
+    with user info (which could make a host look like another)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:  # a port that is not a number
+        return None
+    if port is None or parts.username is not None or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port
+
+
+def _member(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _json_object(response: HttpResponse, what: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as error:
+        raise ArmCallError(f"ARM answered {what} with a body that is not JSON") from error
+    if not isinstance(body, dict):
+        raise ArmCallError(f"ARM answered {what} with JSON that is not an object")
+    return body
 
 
 def arm_client_options(settings: Settings) -> dict[str, Any]:
@@ -277,6 +349,17 @@ def arm_client_options(settings: Settings) -> dict[str, Any]:
             backoff_seconds=settings.arm_retry_backoff_seconds,
         ),
     }
+
+
+@contextmanager
+def _unreadable_output(started: Started) -> Iterator[None]:
+    try:
+        yield
+    except ValueError as error:
+        raise ArmCallError(
+            f"ARM answered {started.kind.value} on {started.vm_id} with an output it "
+            f"cannot read: {error}"
+        ) from error
 
 
 @contextmanager

@@ -22,11 +22,12 @@ class OperationKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """A long-running operation ARM accepted; check it later with its continuation token."""
+    """A long-running operation ARM accepted; check it later at its status URL (ARM's
+    ``Azure-AsyncOperation``, or ``Location`` when ARM names no other)."""
 
     vm_id: str
     kind: OperationKind
-    continuation_token: str
+    status_url: str
 
 
 @dataclass(frozen=True, slots=True)

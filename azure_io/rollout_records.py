@@ -113,8 +113,8 @@ class OperationInFlight:
 
     def __post_init__(self) -> None:
         VmId.parse(self.started.vm_id)
-        if not self.started.continuation_token:
-            raise ValueError(f"operation of {self.started.vm_id}: continuation token is empty")
+        if not self.started.status_url:
+            raise ValueError(f"operation of {self.started.vm_id}: status URL is empty")
         if self.started.kind is OperationKind.ASSESSMENT and (
             self.cycle is not None or self.slot_end is not None
         ):

@@ -1,4 +1,4 @@
-"""Translations between ARM compute models and the app's values (no I/O)."""
+"""Translations between ARM compute JSON or models and the app's values (no I/O)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from typing import Any
 
 from azure.mgmt.compute import models as arm
 
-from azure_io.compute_outcomes import HealthState, HealthVerdict
+from azure_io.compute_outcomes import (
+    HealthState,
+    HealthVerdict,
+    InProgress,
+    OperationFailed,
+    Started,
+)
 from azure_io.patch_results import (
     AssessmentResult,
     AvailablePatch,
@@ -22,44 +28,52 @@ from patching.models import Classification, OsType, PatchMode, PowerState, VmTar
 _POWER_PREFIX = "powerstate/"
 _HEALTH_PREFIX = "healthstate/"
 _LINUX_CLASSIFICATIONS = {Classification.CRITICAL, Classification.SECURITY}
+_FAILED_STATUSES = {"failed", "canceled", "cancelled"}
 
 
-def vm_target(vm: arm.VirtualMachine, status: arm.VirtualMachineInstanceView | None) -> VmTarget:
-    """One VM from ``list_all`` joined with its instance view from ``list_all(statusOnly)``."""
-    os_profile = vm.os_profile
-    windows = os_profile.windows_configuration if os_profile else None
-    linux = os_profile.linux_configuration if os_profile else None
-    os_type = _os_type(vm, has_windows_config=windows is not None)
+def vm_target(vm: Mapping[str, Any], status: Mapping[str, Any] | None) -> VmTarget:
+    """One VM of ``list_all`` joined with its instance view from ``list_all(statusOnly)``,
+    both as ARM's JSON; ValueError names a field that is not what ARM documents."""
+    properties = _object(vm, "properties")
+    os_profile = _object(properties, "osProfile")
+    windows = _object_or_none(os_profile, "windowsConfiguration")
+    linux = _object_or_none(os_profile, "linuxConfiguration")
+    storage = _object(properties, "storageProfile")
+    os_type = _os_type(_object(storage, "osDisk"), has_windows_config=windows is not None)
     if os_type is OsType.WINDOWS:
-        settings: Any = windows.patch_settings if windows else None
+        settings = _object(windows or {}, "patchSettings")
         default_mode = PatchMode.AUTOMATIC_BY_OS  # ARM's default for Windows
     else:
-        settings = linux.patch_settings if linux else None
+        settings = _object(linux or {}, "patchSettings")
         default_mode = PatchMode.IMAGE_DEFAULT  # ARM's default for Linux
-    image = vm.storage_profile.image_reference if vm.storage_profile else None
+    view = status or {}
+    zones = vm.get("zones") or []
+    tags = vm.get("tags") or {}
+    if not isinstance(zones, list) or not isinstance(tags, dict):
+        raise ValueError(f"VM {vm.get('id')}: zones must be a list and tags an object")
     return VmTarget(
-        id=str(vm.id),
-        location=str(vm.location),
+        id=_text_field(vm, "id", required=True) or "",
+        location=_text_field(vm, "location", required=True) or "",
         os_type=os_type,
-        patch_mode=_patch_mode(settings.patch_mode if settings else None, default_mode),
-        zone=vm.zones[0] if vm.zones else None,
-        availability_set=vm.availability_set.id if vm.availability_set else None,
-        update_domain=status.platform_update_domain if status else None,
-        fault_domain=status.platform_fault_domain if status else None,
-        enable_hotpatching=bool(
-            windows and windows.patch_settings and windows.patch_settings.enable_hotpatching
+        patch_mode=_patch_mode(_text_field(settings, "patchMode"), default_mode),
+        zone=str(zones[0]) if zones else None,
+        availability_set=_text_field(_object(properties, "availabilitySet"), "id"),
+        update_domain=_int_field(view, "platformUpdateDomain"),
+        fault_domain=_int_field(view, "platformFaultDomain"),
+        enable_hotpatching=bool(_object(windows or {}, "patchSettings").get("enableHotpatching")),
+        image_sku=_text_field(_object(storage, "imageReference"), "sku"),
+        time_zone=_text_field(windows, "timeZone") if windows else None,
+        power_state=power_state(
+            status.get("code") for status in view.get("statuses") or () if isinstance(status, dict)
         ),
-        image_sku=image.sku if image else None,
-        time_zone=windows.time_zone if windows else None,
-        power_state=power_state(status.statuses if status else None),
-        tags=dict(vm.tags or {}),
+        tags={str(name): str(value) for name, value in tags.items()},
     )
 
 
-def _os_type(vm: arm.VirtualMachine, *, has_windows_config: bool) -> OsType:
-    disk = vm.storage_profile.os_disk if vm.storage_profile else None
-    if disk is not None and disk.os_type is not None:
-        return OsType.WINDOWS if str(disk.os_type.lower()) == "windows" else OsType.LINUX
+def _os_type(os_disk: Mapping[str, Any], *, has_windows_config: bool) -> OsType:
+    disk_os = _text_field(os_disk, "osType")
+    if disk_os is not None:
+        return OsType.WINDOWS if disk_os.lower() == "windows" else OsType.LINUX
     return OsType.WINDOWS if has_windows_config else OsType.LINUX
 
 
@@ -73,12 +87,40 @@ def _patch_mode(value: str | None, default: PatchMode) -> PatchMode:
         return PatchMode.MANUAL
 
 
-def power_state(statuses: Iterable[arm.InstanceViewStatus] | None) -> PowerState:
-    for status in statuses or ():
-        code = (status.code or "").lower()
-        if code.startswith(_POWER_PREFIX):
+def _object_or_none(parent: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    value = parent.get(key)
+    if value is None or isinstance(value, dict):
+        return value
+    raise ValueError(f"{key} must be a JSON object, got {type(value).__name__}")
+
+
+def _object(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    return _object_or_none(parent, key) or {}
+
+
+def _text_field(parent: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = parent.get(key)
+    if isinstance(value, str) and (value or not required):
+        return value
+    if value is None and not required:
+        return None
+    raise ValueError(f"{key} must be a{' non-empty' if required else ''} string, got {value!r}")
+
+
+def _int_field(parent: Mapping[str, Any], key: str) -> int | None:
+    value = parent.get(key)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"{key} must be an integer, got {value!r}")
+
+
+def power_state(codes: Iterable[str | None]) -> PowerState:
+    """The power state among an instance view's status codes (``PowerState/running``...)."""
+    for code in codes:
+        lowered = (code or "").lower()
+        if lowered.startswith(_POWER_PREFIX):
             try:
-                return PowerState(code.removeprefix(_POWER_PREFIX))
+                return PowerState(lowered.removeprefix(_POWER_PREFIX))
             except ValueError:
                 return PowerState.UNKNOWN
     return PowerState.UNKNOWN
@@ -112,59 +154,93 @@ def install_parameters(request: InstallRequest) -> arm.VirtualMachineInstallPatc
     )
 
 
-def assessment_result(vm_id: str, model: arm.VirtualMachineAssessPatchesResult) -> AssessmentResult:
+def assessment_result(vm_id: str, output: Mapping[str, Any]) -> AssessmentResult:
+    """An assessment's ``properties.output`` as ARM's JSON (VirtualMachineAssessPatchesResult);
+    ValueError names a field that is not what ARM documents."""
     return AssessmentResult(
         vm_id=vm_id,
-        status=_text(model.status) or "Unknown",
-        started_at=_utc(model.start_date_time),
-        reboot_pending=bool(model.reboot_pending),
-        critical_and_security_patch_count=model.critical_and_security_patch_count or 0,
-        other_patch_count=model.other_patch_count or 0,
+        status=_text_field(output, "status") or "Unknown",
+        started_at=_time_field(output, "startDateTime"),
+        reboot_pending=bool(output.get("rebootPending")),
+        critical_and_security_patch_count=_int_field(output, "criticalAndSecurityPatchCount") or 0,
+        other_patch_count=_int_field(output, "otherPatchCount") or 0,
         available_patches=tuple(
             AvailablePatch(
-                kb_id=patch.kb_id,
-                name=patch.name,
-                classifications=tuple(patch.classifications or ()),
-                reboot_behavior=_text(patch.reboot_behavior),
-                published_date=_utc(patch.published_date),
+                kb_id=_text_field(patch, "kbId"),
+                name=_text_field(patch, "name"),
+                classifications=_texts(patch, "classifications"),
+                reboot_behavior=_text_field(patch, "rebootBehavior"),
+                published_date=_time_field(patch, "publishedDate"),
             )
-            for patch in model.available_patches or ()
+            for patch in _objects(output, "availablePatches")
         ),
-        error=_error(model.error),
-        activity_id=model.assessment_activity_id or None,
+        error=_output_error(output),
+        activity_id=_text_field(output, "assessmentActivityId") or None,
     )
 
 
-def install_result(vm_id: str, model: arm.VirtualMachineInstallPatchesResult) -> InstallResult:
+def install_result(vm_id: str, output: Mapping[str, Any]) -> InstallResult:
+    """An install's ``properties.output`` as ARM's JSON (VirtualMachineInstallPatchesResult);
+    ValueError names a field that is not what ARM documents."""
     return InstallResult(
         vm_id=vm_id,
-        status=_text(model.status) or "Unknown",
-        started_at=_utc(model.start_date_time),
-        reboot_status=_text(model.reboot_status),
-        maintenance_window_exceeded=bool(model.maintenance_window_exceeded),
-        installed_patch_count=model.installed_patch_count or 0,
-        failed_patch_count=model.failed_patch_count or 0,
-        pending_patch_count=model.pending_patch_count or 0,
-        excluded_patch_count=model.excluded_patch_count or 0,
-        not_selected_patch_count=model.not_selected_patch_count or 0,
+        status=_text_field(output, "status") or "Unknown",
+        started_at=_time_field(output, "startDateTime"),
+        reboot_status=_text_field(output, "rebootStatus"),
+        maintenance_window_exceeded=bool(output.get("maintenanceWindowExceeded")),
+        installed_patch_count=_int_field(output, "installedPatchCount") or 0,
+        failed_patch_count=_int_field(output, "failedPatchCount") or 0,
+        pending_patch_count=_int_field(output, "pendingPatchCount") or 0,
+        excluded_patch_count=_int_field(output, "excludedPatchCount") or 0,
+        not_selected_patch_count=_int_field(output, "notSelectedPatchCount") or 0,
         patches=tuple(
             InstalledPatch(
-                kb_id=patch.kb_id,
-                name=patch.name,
-                classifications=tuple(patch.classifications or ()),
-                installation_state=_text(patch.installation_state),
+                kb_id=_text_field(patch, "kbId"),
+                name=_text_field(patch, "name"),
+                classifications=_texts(patch, "classifications"),
+                installation_state=_text_field(patch, "installationState"),
             )
-            for patch in model.patches or ()
+            for patch in _objects(output, "patches")
         ),
-        error=_error(model.error),
-        activity_id=model.installation_activity_id or None,
+        error=_output_error(output),
+        activity_id=_text_field(output, "installationActivityId") or None,
     )
+
+
+def _objects(parent: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = parent.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValueError(f"{key} must be a list of JSON objects, got {value!r}")
+    return value
+
+
+def _texts(parent: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = parent.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"{key} must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _time_field(parent: Mapping[str, Any], key: str) -> datetime | None:
+    text = _text_field(parent, key)
+    if text is None:
+        return None
+    try:
+        return _utc(datetime.fromisoformat(text))
+    except ValueError as error:
+        raise ValueError(f"{key} must be an ISO 8601 time, got {text!r}") from error
+
+
+def _output_error(output: Mapping[str, Any]) -> OperationError | None:
+    error = _object(output, "error")
+    code, message = _text_field(error, "code") or "", _text_field(error, "message") or ""
+    return OperationError(code=code, message=message) if code or message else None
 
 
 def health_verdict(vm_id: str, view: arm.VirtualMachineInstanceView) -> HealthVerdict:
     """Healthy only when running, the VM agent is ready and (where the Application Health
     extension reports) the application is healthy; the reason names the first failing signal."""
-    power = power_state(view.statuses)
+    power = power_state(status.code for status in view.statuses or ())
     agent_statuses = (view.vm_agent.statuses if view.vm_agent else None) or []
     agent_ready = (
         any((status.display_status or "").lower() == "ready" for status in agent_statuses)
@@ -203,21 +279,31 @@ def _app_health(view: arm.VirtualMachineInstanceView) -> str | None:
     return None
 
 
-def _error(error: arm.ApiError | None) -> OperationError | None:
-    if error is None or not (error.code or error.message):
-        return None
-    return OperationError(code=error.code or "", message=error.message or "")
-
-
-def _text(value: object | None) -> str | None:
-    # SDK enums are str subclasses; keep ARM's word, not the enum's repr.
-    return None if value is None else str.__str__(value) if isinstance(value, str) else str(value)
-
-
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def operation_status(
+    started: Started, body: Mapping[str, Any]
+) -> dict[str, Any] | InProgress | OperationFailed:
+    """What an operation's status body says: still running, ended Failed or Canceled (with
+    the body's error), or Succeeded with ``properties.output``, the operation's result.
+    ValueError for a Succeeded body without an output object."""
+    status = str(body.get("status") or "")
+    if status.lower() in _FAILED_STATUSES:
+        code, message = error_fields(body)
+        return OperationFailed(
+            started.vm_id, started.kind, code or status, message or f"the operation ended {status}"
+        )
+    if status.lower() != "succeeded":
+        return InProgress(started.vm_id, started.kind)
+    properties = body.get("properties")
+    output = properties.get("output") if isinstance(properties, dict) else None
+    if not isinstance(output, dict):
+        raise ValueError("a Succeeded status without a properties.output object")
+    return output
 
 
 def error_fields(body: Mapping[str, Any] | None) -> tuple[str, str]:

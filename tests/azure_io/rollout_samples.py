@@ -8,6 +8,11 @@ from azure_io.compute_outcomes import OperationKind, Started
 from azure_io.rollout_records import OperationInFlight, PlanGroupRows
 from patching.models import Assignment, Classification, RebootSetting
 
+STATUS_URL = (
+    f"https://management.azure.com/subscriptions/{SUB_A}/providers/Microsoft.Compute"
+    "/locations/eastus/operations/op-1?api-version=2026-04-01"
+)
+
 
 def slot(vm: str, start: datetime, *, phase: int = 0, hours: int = 2) -> Assignment:
     return Assignment(
@@ -51,7 +56,7 @@ def hotpatch_slot(vm: str, start: datetime) -> Assignment:
 
 
 def started(
-    vm: str, kind: OperationKind = OperationKind.INSTALL, *, token: str = "token-1"
+    vm: str, kind: OperationKind = OperationKind.INSTALL, *, token: str = STATUS_URL
 ) -> OperationInFlight:
     if kind is OperationKind.ASSESSMENT:
         return OperationInFlight(Started(vm, kind, token), started_at=NOW)

@@ -219,14 +219,14 @@ def test_region_pairs(adapter: ComputeAdapter) -> None:
     assert pairs["westus"] == "eastus"
 
 
-def test_assessment_resumes_from_its_token_in_a_fresh_adapter(
+def test_assessment_resumes_from_its_status_url_in_a_fresh_adapter(
     sim: InProcessSimulator, adapter: ComputeAdapter, sleeps: list[float]
 ) -> None:
     started = adapter.start_assessment(vm_id("web-01"))
     assert isinstance(started, Started)
     assert started.kind is OperationKind.ASSESSMENT
 
-    fresh = adapter_for(sim)  # another worker, another process: only the token travels
+    fresh = adapter_for(sim)  # another worker, another process: only the status URL travels
     before = sim.state.requests
     assert fresh.check_assessment(started) == InProgress(vm_id("web-01"), OperationKind.ASSESSMENT)
     assert sim.state.requests - before == 1  # one status request, no waiting
