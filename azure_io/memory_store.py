@@ -4,12 +4,16 @@ It holds the same rows as the Table Storage repository (same tables, keys and co
 built by the same functions) and answers from them with the same views, so the two
 stores agree on everything a caller can observe. One lock serializes every call, which
 makes each call atomic: the forward-only rule of a VM's latest state needs no retries.
+
+Each table is kept per partition, as Table Storage keeps it, so reading a partition (a
+subscription's inventory, a plan group) costs its own rows, not the whole table's, and
+rows come back in key order like the service lists them.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from azure_io.compute_outcomes import OperationKind
@@ -36,6 +40,7 @@ from azure_io.rollout_records import (
 from azure_io.table_rows import (
     ALL_TABLES,
     ASSESSMENT_TIME_COLUMN,
+    ASSESSMENT_WAVES_TABLE,
     ASSESSMENTS_TABLE,
     CYCLES_PARTITION,
     CYCLES_TABLE,
@@ -68,9 +73,14 @@ from azure_io.table_rows import (
     utc,
     vm_keys,
 )
+from azure_io.wave_rows import wave_from_entity, wave_partition, wave_row_key, wave_rows
+from patching.assessment import Wave
 from patching.models import VmTarget
+from patching.resource_ids import VmId
 
 _Keys = tuple[str, str]
+# {PartitionKey: {RowKey: row}}; a partition left without rows is dropped.
+_Table = dict[str, dict[str, Entity]]
 
 
 class MemoryPatchStore:
@@ -78,15 +88,22 @@ class MemoryPatchStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tables: dict[str, dict[_Keys, Entity]] = {name: {} for name in ALL_TABLES}
+        self._tables: dict[str, _Table] = {name: {} for name in ALL_TABLES}
+        self._rows_written = 0
 
     def create_tables(self) -> None:
         """Nothing to create: the tables exist from the start."""
 
+    @property
+    def rows_written(self) -> int:
+        with self._lock:
+            return self._rows_written
+
     def rows(self, table: str) -> list[Entity]:
         """Copies of a table's rows in key order, as Table Storage lists them."""
         with self._lock:
-            return [dict(row) for _, row in sorted(self._tables[table].items())]
+            ordered = self._ordered_rows(table, sorted(self._tables[table]))
+            return [dict(row) for row in ordered]
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -102,24 +119,24 @@ class MemoryPatchStore:
 
     def _record(self, rows: ResultRows) -> None:
         with self._lock:
-            for entity in rows.history:
-                self._merge(rows.history_table, entity)
-            state = self._tables[VM_STATE_TABLE]
+            self._merge(rows.history_table, rows.history)
+            advanced = []
             for keys, entity in rows.latest.items():
-                seen_at = state.get(keys, {}).get(rows.time_column)
+                seen = self._row(VM_STATE_TABLE, keys)
+                seen_at = seen.get(rows.time_column) if seen is not None else None
                 if seen_at is None or seen_at < entity[rows.time_column]:
-                    self._merge(VM_STATE_TABLE, entity)
+                    advanced.append(entity)
+            self._merge(VM_STATE_TABLE, advanced)
 
     def record_compliance(self, records: Iterable[ComplianceRecord]) -> None:
         entities = [compliance_entity(record) for record in records]
         with self._lock:
-            for entity in entities:
-                self._merge(VM_STATE_TABLE, entity)
+            self._merge(VM_STATE_TABLE, entities)
 
     def save_cycle(self, record: CycleRecord) -> None:
         entity = cycle_entity(record)
         with self._lock:
-            self._merge(CYCLES_TABLE, entity)
+            self._merge(CYCLES_TABLE, [entity])
 
     def purge_history(self, *, now: datetime, keep_days: int = HISTORY_DAYS) -> int:
         cutoff = utc(now) - timedelta(days=keep_days)
@@ -129,10 +146,8 @@ class MemoryPatchStore:
                 (ASSESSMENTS_TABLE, ASSESSMENT_TIME_COLUMN),
                 (INSTALLATIONS_TABLE, INSTALL_TIME_COLUMN),
             ):
-                rows = self._tables[table]
-                old = [keys for keys, row in rows.items() if row[time_column] < cutoff]
-                for keys in old:
-                    del rows[keys]
+                old = self._older_than(table, time_column, cutoff)
+                self._delete(table, old)
                 removed += len(old)
         return removed
 
@@ -141,16 +156,17 @@ class MemoryPatchStore:
     ) -> None:
         rows = plan_rows(cycle_id, groups, recorded_at=recorded_at)
         with self._lock:
-            for entity in rows:
-                self._replace(PLAN_TABLE, entity)
+            self._replace(PLAN_TABLE, rows)
 
     def delete_plan(self, cycle_id: str) -> int:
         low, high = plan_partition_range(cycle_id)
         with self._lock:
-            plan = self._tables[PLAN_TABLE]
-            doomed = [keys for keys in plan if low <= keys[0] < high]
-            for keys in doomed:
-                del plan[keys]
+            doomed = [
+                (partition, row)
+                for partition in self._partitions_between(PLAN_TABLE, low, high)
+                for row in self._tables[PLAN_TABLE][partition]
+            ]
+            self._delete(PLAN_TABLE, doomed)
         return len(doomed)
 
     def save_inventory(
@@ -159,47 +175,122 @@ class MemoryPatchStore:
         rows = inventory_rows(subscription_id, targets, discovered_at=discovered_at)
         partition = subscription_partition(subscription_id)
         with self._lock:
-            inventory = self._tables[INVENTORY_TABLE]
-            for keys in [keys for keys in inventory if keys[0] == partition]:
-                if keys not in rows:
-                    del inventory[keys]
-            for entity in rows.values():
-                self._replace(INVENTORY_TABLE, entity)
+            held = self._tables[INVENTORY_TABLE].get(partition, {})
+            gone = [(partition, row) for row in held if (partition, row) not in rows]
+            self._replace(INVENTORY_TABLE, rows.values())
+            self._delete(INVENTORY_TABLE, gone)
 
     def save_operations(self, records: Iterable[OperationInFlight]) -> None:
         rows = [operation_entity(record) for record in records]
         with self._lock:
-            for entity in rows:
-                self._replace(OPERATIONS_TABLE, entity)
+            self._replace(OPERATIONS_TABLE, rows)
+
+    def save_assessment_waves(
+        self, round_id: str, waves: Sequence[Wave], *, recorded_at: datetime
+    ) -> None:
+        rows = wave_rows(round_id, waves, recorded_at=recorded_at)
+        with self._lock:
+            self._replace(ASSESSMENT_WAVES_TABLE, rows)
+
+    def assessment_wave(self, round_id: str, index: int) -> Wave | None:
+        keys = (wave_partition(round_id), wave_row_key(index))
+        with self._lock:
+            entity = self._row(ASSESSMENT_WAVES_TABLE, keys)
+        return wave_from_entity(entity) if entity is not None else None
+
+    def purge_assessment_waves(self, *, before: datetime) -> int:
+        cutoff = utc(before)
+        with self._lock:
+            old = self._older_than(ASSESSMENT_WAVES_TABLE, "recordedAt", cutoff)
+            self._delete(ASSESSMENT_WAVES_TABLE, old)
+        return len(old)
 
     def finish_operations(self, keys: Iterable[OperationKey]) -> None:
         doomed = [operation_keys(key) for key in keys]
         with self._lock:
-            for row_keys in doomed:
-                self._tables[OPERATIONS_TABLE].pop(row_keys, None)
+            self._delete(OPERATIONS_TABLE, doomed)
 
-    def _replace(self, table: str, entity: Entity) -> None:
-        """Inserts or replaces ``entity``'s row as given."""
-        self._tables[table][(str(entity["PartitionKey"]), str(entity["RowKey"]))] = dict(entity)
+    # -- row plumbing (under the lock) ----------------------------------------------------
+    # Each write counts the distinct rows it names, as Table Storage gets them: the
+    # repository folds writes of one row into one operation and deletes a row already gone.
 
-    def _merge(self, table: str, entity: Entity) -> None:
-        """Upserts ``entity`` into its row, keeping the columns it does not name."""
-        keys = (str(entity["PartitionKey"]), str(entity["RowKey"]))
-        self._tables[table].setdefault(keys, {}).update(entity)
+    def _replace(self, table: str, entities: Iterable[Entity]) -> None:
+        """Inserts or replaces each entity's row as given."""
+        written: set[_Keys] = set()
+        for entity in entities:
+            partition, row = str(entity["PartitionKey"]), str(entity["RowKey"])
+            self._tables[table].setdefault(partition, {})[row] = dict(entity)
+            written.add((partition, row))
+        self._rows_written += len(written)
+
+    def _merge(self, table: str, entities: Iterable[Entity]) -> None:
+        """Upserts each entity into its row, keeping the columns it does not name."""
+        written: set[_Keys] = set()
+        for entity in entities:
+            partition, row = str(entity["PartitionKey"]), str(entity["RowKey"])
+            self._tables[table].setdefault(partition, {}).setdefault(row, {}).update(entity)
+            written.add((partition, row))
+        self._rows_written += len(written)
+
+    def _delete(self, table: str, doomed: Iterable[_Keys]) -> None:
+        """Deletes the rows of ``doomed``; one already gone is fine."""
+        rows = self._tables[table]
+        written = set(doomed)
+        for partition, row in written:
+            partition_rows = rows.get(partition, {})
+            partition_rows.pop(row, None)
+            if not partition_rows:
+                rows.pop(partition, None)
+        self._rows_written += len(written)
+
+    def _older_than(self, table: str, time_column: str, cutoff: datetime) -> list[_Keys]:
+        """The keys of the table's rows whose ``time_column`` is before ``cutoff``."""
+        return [
+            (partition, row_key)
+            for partition, partition_rows in self._tables[table].items()
+            for row_key, row in partition_rows.items()
+            if row[time_column] < cutoff
+        ]
+
+    def _row(self, table: str, keys: _Keys) -> Entity | None:
+        return self._tables[table].get(keys[0], {}).get(keys[1])
+
+    def _partition_rows(self, table: str, partition: str) -> list[Entity]:
+        """A partition's rows in key order."""
+        partition_rows = self._tables[table].get(partition, {})
+        return [partition_rows[row] for row in sorted(partition_rows)]
+
+    def _ordered_rows(self, table: str, partitions: Iterable[str]) -> list[Entity]:
+        """The rows of ``partitions``, partition by partition, each in key order."""
+        return [row for partition in partitions for row in self._partition_rows(table, partition)]
+
+    def _partitions_between(self, table: str, low: str, high: str) -> list[str]:
+        """The table's PartitionKeys from ``low`` up to (not including) ``high``, sorted."""
+        return sorted(partition for partition in self._tables[table] if low <= partition < high)
 
     # -- queries --------------------------------------------------------------------------
 
     def vm_view(self, vm_id: str) -> VmView | None:
         keys = vm_keys(vm_id)
         with self._lock:
-            entity = self._tables[VM_STATE_TABLE].get(keys)
+            entity = self._row(VM_STATE_TABLE, keys)
             return vm_view_from_entity(entity) if entity is not None else None
+
+    def vm_views(self, subscription_id: str) -> dict[str, VmView]:
+        partition = subscription_partition(subscription_id)
+        with self._lock:
+            views = [
+                vm_view_from_entity(row)
+                for row in self._tables[VM_STATE_TABLE].get(partition, {}).values()
+            ]
+        return {VmId.parse(view.vm_id).key: view for view in views}
 
     def compliance_counts(self, subscription: str | None = None) -> dict[str, dict[str, int]]:
         with self._lock:
-            rows = list(self._tables[VM_STATE_TABLE].values())
-        if subscription:
-            rows = [row for row in rows if row["PartitionKey"] == subscription.lower()]
+            partitions = (
+                [subscription.lower()] if subscription else sorted(self._tables[VM_STATE_TABLE])
+            )
+            rows = self._ordered_rows(VM_STATE_TABLE, partitions)
         return count_compliance(rows)
 
     def history(self, vm_id: str, *, now: datetime, days: int = HISTORY_DAYS) -> list[HistoryEntry]:
@@ -211,15 +302,12 @@ class MemoryPatchStore:
 
     def _key_range(self, table: str, partition: str, low: str, high: str) -> list[Entity]:
         """The partition's rows with RowKeys from ``low`` to ``high``, in key order."""
-        return [
-            row
-            for (row_partition, row_key), row in sorted(self._tables[table].items())
-            if row_partition == partition and low <= row_key <= high
-        ]
+        partition_rows = self._tables[table].get(partition, {})
+        return [partition_rows[row] for row in sorted(partition_rows) if low <= row <= high]
 
     def cycle(self, cycle_id: str) -> CycleRecord | None:
         with self._lock:
-            entity = self._tables[CYCLES_TABLE].get((CYCLES_PARTITION, cycle_id))
+            entity = self._row(CYCLES_TABLE, (CYCLES_PARTITION, cycle_id))
             return cycle_from_entity(entity) if entity is not None else None
 
     def plan_group(self, cycle_id: str, group_id: str) -> tuple[PlannedSlot, ...]:
@@ -231,23 +319,23 @@ class MemoryPatchStore:
     def plan_groups(self, cycle_id: str) -> tuple[PlanGroupSummary, ...]:
         low, high = plan_partition_range(cycle_id)
         with self._lock:
-            rows = [row for keys, row in self._tables[PLAN_TABLE].items() if low <= keys[0] < high]
+            rows = self._ordered_rows(PLAN_TABLE, self._partitions_between(PLAN_TABLE, low, high))
         return plan_group_summaries(rows)
 
     def inventory(self, subscription_id: str | None = None) -> tuple[VmTarget, ...]:
-        partition = subscription_partition(subscription_id) if subscription_id is not None else None
         with self._lock:
-            rows = [
-                row
-                for keys, row in sorted(self._tables[INVENTORY_TABLE].items())
-                if partition is None or keys[0] == partition
-            ]
+            partitions = (
+                [subscription_partition(subscription_id)]
+                if subscription_id is not None
+                else sorted(self._tables[INVENTORY_TABLE])
+            )
+            rows = self._ordered_rows(INVENTORY_TABLE, partitions)
         return tuple(target_from_entity(row) for row in rows)
 
     def inventory_age(self, subscription_id: str) -> datetime | None:
         partition = subscription_partition(subscription_id)
         with self._lock:
-            rows = self._partition_rows(INVENTORY_TABLE, partition)
+            rows = list(self._tables[INVENTORY_TABLE].get(partition, {}).values())
         return oldest_discovery(rows)
 
     def operations(
@@ -261,20 +349,16 @@ class MemoryPatchStore:
             raise ValueError("operations: give either vm_ids or subscription_id")
         word = operation_row_kind(kind)
         wanted = (
-            {operation_keys(OperationKey(vm_id, kind)) for vm_id in vm_ids}
+            sorted({operation_keys(OperationKey(vm_id, kind)) for vm_id in vm_ids})
             if vm_ids is not None
             else None
         )
-        partition = subscription_partition(subscription_id) if subscription_id is not None else None
         with self._lock:
-            rows = [
-                row
-                for keys, row in sorted(self._tables[OPERATIONS_TABLE].items())
-                if row["kind"] == word
-                and (keys in wanted if wanted is not None else keys[0] == partition)
-            ]
-        return tuple(operation_from_entity(row) for row in rows)
-
-    def _partition_rows(self, table: str, partition: str) -> list[Entity]:
-        """A partition's rows in key order."""
-        return [row for keys, row in sorted(self._tables[table].items()) if keys[0] == partition]
+            if wanted is not None:
+                found = (self._row(OPERATIONS_TABLE, keys) for keys in wanted)
+                rows = [row for row in found if row is not None]
+            else:
+                assert subscription_id is not None
+                partition = subscription_partition(subscription_id)
+                rows = self._partition_rows(OPERATIONS_TABLE, partition)
+        return tuple(operation_from_entity(row) for row in rows if row["kind"] == word)

@@ -6,7 +6,7 @@ implementation: ``ComputePort`` (ARM compute: ``azure_io.compute.ComputeAdapter`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,6 +28,7 @@ from azure_io.rollout_records import (
     PlannedSlot,
 )
 from azure_io.table_rows import ComplianceRecord, CycleRecord
+from patching.assessment import Wave
 from patching.models import VmTarget
 
 
@@ -94,6 +95,13 @@ class PatchStore(Protocol):
         """Makes the store ready for use; idempotent."""
         ...
 
+    @property
+    def rows_written(self) -> int:
+        """Rows this store object inserted, replaced, merged or deleted since it was made:
+        a transaction counts its rows, a retried write counts again, and so does a delete
+        of a row already gone; writes of one row in one call count once."""
+        ...
+
     def record_assessments(
         self, results: Iterable[AssessmentResult], *, recorded_at: datetime
     ) -> None:
@@ -155,6 +163,21 @@ class PatchStore(Protocol):
         property is refused (ValueError)."""
         ...
 
+    def save_assessment_waves(
+        self, round_id: str, waves: Sequence[Wave], *, recorded_at: datetime
+    ) -> None:
+        """Keeps the waves of an assessment round, the n-th of ``waves`` at index n (at most
+        100,000); saving a round's waves again replaces those of the same indexes."""
+        ...
+
+    def assessment_wave(self, round_id: str, index: int) -> Wave | None:
+        """The round's wave at ``index`` as saved, or None."""
+        ...
+
+    def purge_assessment_waves(self, *, before: datetime) -> int:
+        """Deletes the waves saved before ``before`` and returns how many went."""
+        ...
+
     def finish_operations(self, keys: Iterable[OperationKey]) -> None:
         """Forgets the operations of ``keys``; one already gone is fine."""
         ...
@@ -162,6 +185,13 @@ class PatchStore(Protocol):
     def vm_view(self, vm_id: str) -> VmView | None:
         """The VM's latest assessment, last install and compliance, or None if nothing was
         recorded for it; ``vm_id`` matches whatever its case."""
+        ...
+
+    def vm_views(self, subscription_id: str) -> dict[str, VmView]:
+        """The view of every VM recorded in the subscription (whatever the case of its id),
+        by the VM's key (``VmId.key``); empty if nothing was recorded there. Each view is
+        what ``vm_view`` answers for that VM. One query, for reading the views of many VMs.
+        """
         ...
 
     def compliance_counts(self, subscription: str | None = None) -> dict[str, dict[str, int]]:

@@ -51,6 +51,7 @@ CYCLES_TABLE = "PatchCycles"
 PLAN_TABLE = "PatchPlan"
 INVENTORY_TABLE = "PatchInventory"
 OPERATIONS_TABLE = "PatchOperations"
+ASSESSMENT_WAVES_TABLE = "PatchAssessmentWaves"
 ALL_TABLES = (
     VM_STATE_TABLE,
     ASSESSMENTS_TABLE,
@@ -59,6 +60,7 @@ ALL_TABLES = (
     PLAN_TABLE,
     INVENTORY_TABLE,
     OPERATIONS_TABLE,
+    ASSESSMENT_WAVES_TABLE,
 )
 CYCLES_PARTITION = "cycle"
 ASSESSMENT_TIME_COLUMN = "assessmentAt"
@@ -542,9 +544,9 @@ def operation_entity(record: OperationInFlight) -> Entity:
         "RowKey": row,
         "vmId": started.vm_id,
         "kind": operation_row_kind(started.kind),
-        "continuationToken": checked_string_property(
-            "continuationToken",
-            started.continuation_token,
+        "statusUrl": checked_string_property(
+            "statusUrl",
+            started.status_url,
             owner=f"the {operation_row_kind(started.kind)} of {started.vm_id}",
         ),
         "startedAt": utc(record.started_at),
@@ -556,7 +558,7 @@ def operation_from_entity(entity: Mapping[str, Any]) -> OperationInFlight:
     slot_end = entity.get("slotEnd")
     return OperationInFlight(
         started=Started(
-            entity["vmId"], _OPERATION_KINDS_BY_ROW[entity["kind"]], entity["continuationToken"]
+            entity["vmId"], _OPERATION_KINDS_BY_ROW[entity["kind"]], entity["statusUrl"]
         ),
         started_at=utc(entity["startedAt"]),
         cycle=entity.get("cycle"),
@@ -567,7 +569,7 @@ def operation_from_entity(entity: Mapping[str, Any]) -> OperationInFlight:
 
 def checked_string_property(column: str, value: str, *, owner: str) -> str:
     """``value`` if Table Storage can hold it whole in one string property, else ValueError:
-    a token or document cut short would be worse than refused."""
+    a URL or document cut short would be worse than refused."""
     size = len(value.encode("utf-16-le", "surrogatepass"))
     if size > MAX_STRING_PROPERTY_BYTES:
         raise ValueError(

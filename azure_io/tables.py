@@ -13,8 +13,9 @@ a race to another writer is re-read and retried.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,6 +51,7 @@ from azure_io.table_batches import TableWrite, plan_transactions
 from azure_io.table_rows import (
     ALL_TABLES,
     ASSESSMENT_TIME_COLUMN,
+    ASSESSMENT_WAVES_TABLE,
     ASSESSMENTS_TABLE,
     CYCLES_PARTITION,
     CYCLES_TABLE,
@@ -83,7 +85,10 @@ from azure_io.table_rows import (
     utc,
     vm_keys,
 )
+from azure_io.wave_rows import wave_from_entity, wave_partition, wave_row_key, wave_rows
+from patching.assessment import Wave
 from patching.models import VmTarget
+from patching.resource_ids import VmId
 
 # Rounds of read-and-write for VM state rows that other writers keep changing.
 STATE_WRITE_ATTEMPTS = 5
@@ -99,6 +104,8 @@ class PatchTables:
 
     def __init__(self, service: TableServiceClient) -> None:
         self._service = service
+        self._rows_written = 0
+        self._count_lock = threading.Lock()
 
     @classmethod
     def from_settings(
@@ -115,6 +122,11 @@ class PatchTables:
     def create_tables(self) -> None:
         for name in ALL_TABLES:
             self._service.create_table_if_not_exists(name)
+
+    @property
+    def rows_written(self) -> int:
+        with self._count_lock:
+            return self._rows_written
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -247,6 +259,31 @@ class PatchTables:
         rows = [operation_entity(record) for record in records]
         self._write(TableWrite(OPERATIONS_TABLE, "replace", entity) for entity in rows)
 
+    def save_assessment_waves(
+        self, round_id: str, waves: Sequence[Wave], *, recorded_at: datetime
+    ) -> None:
+        rows = wave_rows(round_id, waves, recorded_at=recorded_at)
+        self._write(TableWrite(ASSESSMENT_WAVES_TABLE, "replace", entity) for entity in rows)
+
+    def assessment_wave(self, round_id: str, index: int) -> Wave | None:
+        try:
+            entity = self._service.get_table_client(ASSESSMENT_WAVES_TABLE).get_entity(
+                wave_partition(round_id), wave_row_key(index)
+            )
+        except ResourceNotFoundError:
+            return None
+        return wave_from_entity(entity)
+
+    def purge_assessment_waves(self, *, before: datetime) -> int:
+        old_rows = self._service.get_table_client(ASSESSMENT_WAVES_TABLE).query_entities(
+            "recordedAt lt @cutoff",
+            parameters={"cutoff": utc(before)},
+            select=["PartitionKey", "RowKey"],
+        )
+        writes = [TableWrite(ASSESSMENT_WAVES_TABLE, "delete", _keys_of(row)) for row in old_rows]
+        self._write(writes)
+        return len(writes)
+
     def finish_operations(self, keys: Iterable[OperationKey]) -> None:
         writes = [
             TableWrite(OPERATIONS_TABLE, "delete", _keys_of(operation_keys(key))) for key in keys
@@ -262,6 +299,14 @@ class PatchTables:
         except ResourceNotFoundError:
             return None
         return vm_view_from_entity(entity)
+
+    def vm_views(self, subscription_id: str) -> dict[str, VmView]:
+        rows = self._service.get_table_client(VM_STATE_TABLE).query_entities(
+            "PartitionKey eq @partition",
+            parameters={"partition": subscription_partition(subscription_id)},
+        )
+        views = (vm_view_from_entity(row) for row in rows)
+        return {VmId.parse(view.vm_id).key: view for view in views}
 
     def compliance_counts(self, subscription: str | None = None) -> dict[str, dict[str, int]]:
         table = self._service.get_table_client(VM_STATE_TABLE)
@@ -397,6 +442,7 @@ class PatchTables:
         table = self._service.get_table_client(transaction[0].table)
         try:
             table.submit_transaction([_operation(write) for write in transaction])
+            self._count_written(len(transaction))
             return []
         except TableTransactionError as error:
             if _only_missing_rows(error, transaction):
@@ -404,6 +450,7 @@ class PatchTables:
                 # which ignores rows that are already gone.
                 for write in transaction:
                     table.delete_entity(write.entity["PartitionKey"], write.entity["RowKey"])
+                    self._count_written(1)
                 return []
             if _lost_a_race(error, transaction):
                 return transaction
@@ -412,6 +459,10 @@ class PatchTables:
             ) from error
         except AzureError as error:
             raise TableWriteError(f"write to {transaction[0].table} failed") from error
+
+    def _count_written(self, rows: int) -> None:
+        with self._count_lock:
+            self._rows_written += rows
 
 
 def _operation(write: TableWrite) -> tuple[str, Entity] | tuple[str, Entity, dict[str, Any]]:

@@ -7,6 +7,8 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from store_backends import Backend, Rows, azurite_backend, memory_backend
 from table_samples import NOW, SUB_A, SUB_B, assessment, install, vm_id
 
@@ -22,6 +24,7 @@ from azure_io.table_rows import (
     CycleRecord,
     history_keys,
 )
+from patching.resource_ids import VmId
 
 
 def latest_times(store: PatchStore, vm: str) -> tuple[datetime | None, datetime | None]:
@@ -375,3 +378,131 @@ def test_both_stores_hold_the_same_rows_after_the_same_writes(
         assert store.purge_history(now=NOW) == 3
     memory, azurite = ([backend.rows(table) for table in ALL_TABLES] for backend in backends)
     assert memory == azurite
+
+
+def test_vm_views_hold_every_recorded_vm_of_one_subscription_by_key(store: PatchStore) -> None:
+    web, db = vm_id("Web-01"), vm_id("db-01", group="RG-Data")
+    upper_subscription = vm_id("web-02", SUB_A.upper())
+    elsewhere = vm_id("web-01", SUB_B)
+    store.record_assessments(
+        [assessment(vm, NOW) for vm in (web, upper_subscription, elsewhere)], recorded_at=NOW
+    )
+    store.record_installs([install(db, NOW, status="Failed")], cycle="2026-12", recorded_at=NOW)
+    store.record_compliance([ComplianceRecord(web, "compliant", "", True, False, NOW, "2026-12")])
+
+    views = store.vm_views(SUB_A)
+    assert set(views) == {VmId.parse(vm).key for vm in (web, db, upper_subscription)}
+    for vm in (web, db, upper_subscription):
+        assert views[VmId.parse(vm).key] == store.vm_view(vm)
+    assert views[VmId.parse(web).key].compliance is not None
+    assert views[VmId.parse(db).key].install_cycle == "2026-12"
+    assert store.vm_views(SUB_A.upper()) == views
+    assert store.vm_views(SUB_B) == {VmId.parse(elsewhere).key: store.vm_view(elsewhere)}
+
+
+def test_vm_views_of_a_subscription_with_nothing_recorded_are_empty(store: PatchStore) -> None:
+    assert store.vm_views(SUB_A) == {}
+    store.record_assessments([assessment(vm_id("web-01", SUB_B), NOW)], recorded_at=NOW)
+    assert store.vm_views(SUB_A) == {}
+
+
+@pytest.mark.parametrize("subscription", ["", "a~b", "11111111/1111"])
+def test_vm_views_refuse_a_subscription_id_that_cannot_be_a_key(
+    store: PatchStore, subscription: str
+) -> None:
+    with pytest.raises(ValueError, match="subscription id"):
+        store.vm_views(subscription)
+
+
+_recorded_vms = st.lists(
+    st.tuples(
+        st.sampled_from(["web-01", "Web-01", "WEB-02", "db-01"]),
+        st.sampled_from(["RG-Web", "rg-web", "RG-Data"]),
+        st.sampled_from(["assessment", "install", "compliance"]),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+# Examples share the store (and its Azurite tables), and one may reuse an earlier one's
+# subscription: the views must hold at least what this one wrote, each as vm_view has it.
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(subscription=st.uuids(), writes=_recorded_vms)
+def test_vm_views_answer_as_vm_view_does_for_each_vm(
+    store: PatchStore, subscription: object, writes: list[tuple[str, str, str]]
+) -> None:
+    sub = str(subscription)
+    vms = {
+        kind: [vm_id(name, sub, group) for name, group, k in writes if k == kind]
+        for kind in ("assessment", "install", "compliance")
+    }
+    store.record_assessments([assessment(vm, NOW) for vm in vms["assessment"]], recorded_at=NOW)
+    store.record_installs(
+        [install(vm, NOW) for vm in vms["install"]], cycle="2026-12", recorded_at=NOW
+    )
+    store.record_compliance(
+        ComplianceRecord(vm, "pending", "", True, False, NOW) for vm in vms["compliance"]
+    )
+    views = store.vm_views(sub.upper())
+    assert {VmId.parse(vm_id(name, sub, group)).key for name, group, _ in writes} <= set(views)
+    for key, view in views.items():
+        assert VmId.parse(view.vm_id).key == key
+        assert store.vm_view(key) == view
+
+
+def test_rows_written_count_each_row_a_result_write_sends(store: PatchStore) -> None:
+    web, db = vm_id("web-01"), vm_id("db-01", SUB_B)
+    written = [store.rows_written]
+
+    def wrote() -> int:
+        written.append(store.rows_written)
+        return written[-1] - written[-2]
+
+    store.record_assessments([assessment(web, NOW), assessment(db, NOW)], recorded_at=NOW)
+    assert (written[0], wrote()) == (0, 2 + 2)  # history rows, then each VM's state row
+    # An older result gets its history row only; a replayed one rewrites history only.
+    store.record_assessments([assessment(web, NOW - timedelta(days=40))], recorded_at=NOW)
+    assert wrote() == 1
+    store.record_assessments([assessment(web, NOW), assessment(db, NOW)], recorded_at=NOW)
+    assert wrote() == 2
+    store.record_installs([install(web, NOW)], cycle="2026-12", recorded_at=NOW)
+    assert wrote() == 1 + 1  # the VM's first install moves its state forward
+    store.record_compliance(
+        [
+            ComplianceRecord(web, "pending", "", True, False, NOW),
+            ComplianceRecord(web, "compliant", "installed", True, False, NOW),
+            ComplianceRecord(db, "skipped", "Manual", False, False, NOW),
+        ]
+    )
+    assert wrote() == 2  # the last record of web-01 wins, in one write of its row
+    store.save_cycle(
+        CycleRecord("2026-12", "baseline", NOW, NOW + timedelta(days=30), "running", NOW)
+    )
+    assert wrote() == 1
+    assert store.purge_history(now=NOW) == 1 and wrote() == 1
+    assert store.purge_history(now=NOW + timedelta(days=31)) == 3 and wrote() == 3
+    store.vm_views(SUB_A)
+    store.compliance_counts()
+    with pytest.raises(ValueError, match="time zone"):
+        store.record_assessments([assessment(web, datetime(2026, 12, 21))], recorded_at=NOW)
+    assert wrote() == 0
+    assert store.rows_written == 4 + 1 + 2 + 2 + 2 + 1 + 1 + 3
+
+
+def test_rows_written_are_exact_under_concurrent_calls_of_one_store(store: PatchStore) -> None:
+    batches = [
+        [
+            ComplianceRecord(vm_id(f"vm-{thread}-{n:02}"), "pending", "", True, False, NOW)
+            for n in range(30)
+        ]
+        for thread in range(4)
+    ]
+    threads = [threading.Thread(target=store.record_compliance, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.rows_written == 4 * 30

@@ -1,11 +1,13 @@
 """The PatchStore contract for what orchestrations keep out of their histories: the plan
-(PatchPlan), the discovered fleet (PatchInventory) and the operations in flight
-(PatchOperations), on every store. Transaction mechanics are in test_table_repository.py."""
+(PatchPlan), the discovered fleet (PatchInventory), the operations in flight
+(PatchOperations) and the waves of assessment rounds (PatchAssessmentWaves), on every store. Transaction mechanics are in test_table_repository.py."""
 
 from datetime import datetime, timedelta
 
 import pytest
-from rollout_samples import group, hotpatch_slot, slot, started
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rollout_samples import STATUS_URL, group, hotpatch_slot, slot, started
 from store_backends import Rows, azurite_backend, memory_backend, without_timestamps
 from table_samples import NOW, SUB_A, SUB_B, vm_id
 
@@ -22,11 +24,13 @@ from azure_io.rollout_records import (
 from azure_io.table_batches import MAX_TRANSACTION_OPERATIONS
 from azure_io.table_rows import (
     ALL_TABLES,
+    ASSESSMENT_WAVES_TABLE,
     INVENTORY_TABLE,
     MAX_STRING_PROPERTY_BYTES,
     OPERATIONS_TABLE,
     PLAN_TABLE,
 )
+from patching.assessment import Wave
 from patching.models import OsType, PatchMode, PowerState, VmTarget
 
 INSTALL, ASSESSMENT = OperationKind.INSTALL, OperationKind.ASSESSMENT
@@ -224,6 +228,37 @@ def test_a_discovery_replaces_the_subscription_snapshot(store: PatchStore, rows:
     assert store.inventory_age(SUB_A) is None
 
 
+_snapshots = st.lists(
+    st.tuples(st.sampled_from([0, 1, 2]), st.sets(st.sampled_from(["Web-01", "web-02", "db-01"]))),
+    min_size=1,
+    max_size=5,
+)
+
+
+# Examples share the store (and its Azurite tables), so each discovers its own subscriptions.
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(subscriptions=st.lists(st.uuids(), min_size=3, max_size=3, unique=True), saves=_snapshots)
+def test_each_subscription_holds_its_last_discovery_whatever_the_others_do(
+    store: PatchStore, subscriptions: list[object], saves: list[tuple[int, set[str]]]
+) -> None:
+    subs = [str(subscription) for subscription in subscriptions]
+    # An example hypothesis replays may meet its subscriptions' earlier snapshots.
+    held = {sub: {target.id for target in store.inventory(sub)} for sub in subs}
+    for index, (which, names) in enumerate(saves):
+        sub, at = subs[which], NOW + timedelta(minutes=index)
+        found = {vm_id(name, sub) for name in names}
+        before = store.rows_written
+        store.save_inventory(sub, [bare_target(name, sub) for name in names], discovered_at=at)
+        # Every VM found is written; every VM no longer there is deleted.
+        assert store.rows_written - before == len(found) + len(held[sub] - found)
+        held[sub] = found
+    for sub, ids in held.items():
+        assert [target.id for target in store.inventory(sub.upper())] == sorted(ids, key=str.lower)
+        assert (store.inventory_age(sub) is None) == (not ids)
+
+
 def test_a_bad_discovery_is_refused_and_the_snapshot_kept(store: PatchStore) -> None:
     store.save_inventory(SUB_A, [bare_target("web-01")], discovered_at=NOW)
     bad_calls = [
@@ -275,7 +310,9 @@ def test_operations_in_flight_round_trip_and_a_repeated_save_changes_nothing(
 def test_a_later_start_of_the_same_vm_and_kind_replaces_the_earlier(store: PatchStore) -> None:
     vm = vm_id("web-01")
     store.save_operations([started(vm)])
-    retried = OperationInFlight(Started(vm, INSTALL, "token-2"), started_at=NOW + timedelta(days=2))
+    retried = OperationInFlight(
+        Started(vm, INSTALL, STATUS_URL.replace("op-1", "op-2")), started_at=NOW + timedelta(days=2)
+    )
     store.save_operations([retried])
     assert store.operations(INSTALL, vm_ids=[vm]) == (retried,)
     assert retried.cycle is None and retried.slot_end is None and retried.activity_id is None
@@ -297,17 +334,17 @@ def test_finishing_operations_forgets_them_and_tolerates_ones_already_gone(
     assert len(rows(OPERATIONS_TABLE)) == 4
 
 
-def test_a_token_is_kept_whole_up_to_64_kib_and_refused_beyond(
+def test_a_status_url_is_kept_whole_up_to_64_kib_and_refused_beyond(
     store: PatchStore, rows: Rows
 ) -> None:
     longest = "t" * (MAX_STRING_PROPERTY_BYTES // 2)  # UTF-16: two bytes a character
     store.save_operations([started(vm_id("web-01"), token=longest)])
     [kept] = store.operations(INSTALL, vm_ids=[vm_id("web-01")])
-    assert kept.started.continuation_token == longest
+    assert kept.started.status_url == longest
     too_long = [started(vm_id("web-02")), started(vm_id("web-03"), token=longest + "t")]
     astral = [started(vm_id("web-04"), token="\N{GRINNING FACE}" * 16_385)]  # 4 bytes each
     for records in (too_long, astral):
-        with pytest.raises(ValueError, match=r"continuationToken of the install of .*web-0[34]"):
+        with pytest.raises(ValueError, match=r"statusUrl of the install of .*web-0[34]"):
             store.save_operations(records)
     assert len(rows(OPERATIONS_TABLE)) == 1
 
@@ -319,7 +356,7 @@ def test_bad_operations_are_refused(store: PatchStore) -> None:
         store.operations(INSTALL, vm_ids=[vm_id("web-01")], subscription_id=SUB_A)
     with pytest.raises(ValueError, match="subscription id"):
         store.operations(INSTALL, subscription_id="")
-    with pytest.raises(ValueError, match="token is empty"):
+    with pytest.raises(ValueError, match="status URL is empty"):
         OperationInFlight(Started(vm_id("web-01"), INSTALL, ""), started_at=NOW)
     with pytest.raises(ValueError, match="concern installs only"):
         OperationInFlight(
@@ -333,6 +370,51 @@ def test_bad_operations_are_refused(store: PatchStore) -> None:
                 )
             ]
         )
+
+
+# -- the waves of assessment rounds -----------------------------------------------------
+
+
+def _waves(count: int, sub: str = SUB_A) -> list[Wave]:
+    return [
+        Wave(
+            NOW + timedelta(seconds=20 * index),
+            sub,
+            "westeurope",
+            tuple(vm_id(f"vm-{index:03d}-{n:03d}", sub) for n in range(MAX_PLAN_GROUP_SIZE)),
+        )
+        for index in range(count)
+    ]
+
+
+def test_a_rounds_waves_come_back_by_index_and_a_save_again_replaces_them(
+    store: PatchStore, rows: Rows
+) -> None:
+    waves = _waves(3)
+    store.save_assessment_waves("assessment-20261208T19", waves, recorded_at=NOW)
+    store.save_assessment_waves("assessment-20261208T19", waves, recorded_at=NOW)
+    store.save_assessment_waves("assessment-20261208T20", waves[:1], recorded_at=NOW)
+    assert [store.assessment_wave("assessment-20261208T19", i) for i in range(4)] == [
+        *waves,
+        None,
+    ]
+    assert store.assessment_wave("assessment-20261208T20", 1) is None
+    assert store.assessment_wave("assessment-20261208T21", 0) is None
+    assert len(rows(ASSESSMENT_WAVES_TABLE)) == 4
+    with pytest.raises(ValueError, match="assessment round id"):
+        store.save_assessment_waves("round/1", waves, recorded_at=NOW)
+    with pytest.raises(ValueError, match="time zone"):
+        store.save_assessment_waves("r", waves, recorded_at=datetime(2026, 12, 1))
+    assert len(rows(ASSESSMENT_WAVES_TABLE)) == 4
+
+
+def test_purging_waves_removes_those_saved_before_the_moment_only(store: PatchStore) -> None:
+    store.save_assessment_waves("old", _waves(2), recorded_at=NOW - timedelta(days=3))
+    store.save_assessment_waves("new", _waves(1, SUB_B), recorded_at=NOW)
+    assert store.purge_assessment_waves(before=NOW - timedelta(days=2)) == 2
+    assert store.assessment_wave("old", 0) is None
+    assert store.assessment_wave("new", 0) == _waves(1, SUB_B)[0]
+    assert store.purge_assessment_waves(before=NOW - timedelta(days=2)) == 0
 
 
 def test_both_stores_hold_the_same_rollout_rows_after_the_same_writes(
@@ -355,6 +437,56 @@ def test_both_stores_hold_the_same_rollout_rows_after_the_same_writes(
         store.save_inventory(SUB_A, [full_target("web-01")], discovered_at=NOW)
         store.save_operations([started(vm_id("web-01")), started(vm_id("web-01"), ASSESSMENT)])
         store.finish_operations([OperationKey(vm_id("web-01"), ASSESSMENT)])
+        store.save_assessment_waves("assessment-20261208T19", _waves(2), recorded_at=NOW)
     memory, azurite = ([backend.rows(table) for table in ALL_TABLES] for backend in backends)
-    assert [len(rows) for rows in memory] == [0, 0, 0, 0, 5, 1, 1]
+    assert [len(rows) for rows in memory] == [0, 0, 0, 0, 5, 1, 1, 2]
     assert memory == azurite
+
+
+# -- rows written ------------------------------------------------------------------------
+
+
+def test_rows_written_count_each_row_a_rollout_write_sends(store: PatchStore) -> None:
+    written = [store.rows_written]
+
+    def wrote() -> int:
+        written.append(store.rows_written)
+        return written[-1] - written[-2]
+
+    store.save_inventory(
+        SUB_A,
+        [bare_target("web-01"), bare_target("web-02"), bare_target("db-01")],
+        discovered_at=NOW,
+    )
+    assert (written[0], wrote()) == (0, 3)
+    store.save_inventory(SUB_A, [bare_target("web-01"), bare_target("db-01")], discovered_at=NOW)
+    assert wrote() == 2 + 1  # two replaced, web-02 deleted
+    store.save_inventory(SUB_A, [], discovered_at=NOW)
+    assert wrote() == 2
+    # Two saves of one row in one call are one write of it.
+    store.save_operations(
+        [started(vm_id("web-01")), started(vm_id("web-01")), started(vm_id("web-02"))]
+    )
+    assert wrote() == 2
+    # A delete of a row already gone is still sent, and counts.
+    store.finish_operations(
+        [OperationKey(vm_id("web-01"), INSTALL), OperationKey(vm_id("never-started"), INSTALL)]
+    )
+    assert wrote() == 2
+    store.save_plan_groups(
+        "2026-12", [group("p0-r0-g00", 3), group("p1-r0-g00", 2, phase=1)], recorded_at=NOW
+    )
+    assert wrote() == 5
+    assert store.delete_plan("2026-12") == 5 and wrote() == 5
+    assert store.delete_plan("2026-12") == 0 and wrote() == 0
+    store.save_assessment_waves("assessment-20261208T19", _waves(2), recorded_at=NOW)
+    assert wrote() == 2
+    assert store.purge_assessment_waves(before=NOW + timedelta(seconds=1)) == 2 and wrote() == 2
+    # Reads write nothing, and neither does a refused write.
+    store.inventory(SUB_A)
+    store.operations(INSTALL, subscription_id=SUB_A)
+    store.plan_groups("2026-12")
+    with pytest.raises(ValueError, match="twice"):
+        store.save_inventory(SUB_A, [bare_target("a-01"), bare_target("A-01")], discovered_at=NOW)
+    assert wrote() == 0
+    assert store.rows_written == 3 + 3 + 2 + 2 + 2 + 5 + 5 + 2 + 2
