@@ -7,6 +7,7 @@ upserts (an activity may run twice) and returns a small JSON answer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -15,6 +16,8 @@ import azure.durable_functions as df
 
 from activities.deps import Deps, deps
 from activities.rollout_slots import batch_times, recorded_outcome
+from azure_io.patch_views import VmView
+from azure_io.ports import PatchStore
 from azure_io.rollout_records import PlanGroupRows
 from azure_io.settings import Settings
 from azure_io.table_rows import ComplianceRecord, CycleRecord
@@ -27,7 +30,8 @@ from patching.models import Cycle, Plan, ReleaseKind, VmTarget
 from patching.outcomes import VmState
 from patching.planner import PlanningPolicy, plan_cycle
 from patching.policy import is_hotpatch_enabled
-from patching.regions import merge_regions
+from patching.regions import BUILTIN_REGIONS, RegionInfo, merge_regions
+from patching.resource_ids import VmId
 from patching.timefmt import format_time, parse_time
 
 bp = df.Blueprint()
@@ -100,12 +104,14 @@ def rollout_subscriptions(payload: None) -> list[str]:
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
 def rollout_discover(payload: dict[str, Any]) -> dict[str, Any]:
-    """`{"subscription"}`: its VMs replace the subscription's inventory."""
+    """`{"subscription"}`: its VMs replace the subscription's inventory; returns their count
+    and the geo-pairs ARM gives for the subscription's regions (`regionPairs`)."""
     current = deps()
     subscription = payload["subscription"]
     targets = current.compute.discover(subscription)
+    pairs = current.compute.region_pairs(subscription)
     current.store.save_inventory(subscription, targets, discovered_at=current.clock.now())
-    return {"subscription": subscription, "vms": len(targets)}
+    return {"subscription": subscription, "vms": len(targets), "regionPairs": pairs}
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
@@ -118,7 +124,7 @@ def rollout_plan(payload: dict[str, Any]) -> dict[str, Any]:
     cycle_id = payload["cycle"]
     targets = inventory_targets(current)
     plan = plan_cycle(
-        fleet_of(targets),
+        fleet_of(targets, payload.get("regionPairs", {})),
         planned_cycle(payload, current.settings),
         now=now,
         policy=planning_policy(current.settings),
@@ -159,8 +165,31 @@ def inventory_targets(current: Deps) -> tuple[VmTarget, ...]:
     )
 
 
-def fleet_of(targets: tuple[VmTarget, ...]) -> Fleet:
-    return Fleet(vms=targets, regions=merge_regions(()), subscription_names=MappingProxyType({}))
+def recorded_views(store: PatchStore, vm_ids: Iterable[str]) -> dict[str, VmView]:
+    """The recorded views of every VM of the subscriptions of ``vm_ids``, by VM key: one
+    read per subscription instead of one per VM."""
+    subscriptions = sorted({VmId.parse(vm).subscription_id.lower() for vm in vm_ids})
+    return {
+        key: view
+        for subscription in subscriptions
+        for key, view in store.vm_views(subscription).items()
+    }
+
+
+def fleet_of(targets: tuple[VmTarget, ...], region_pairs: Mapping[str, str]) -> Fleet:
+    """The discovered VMs as the planner's fleet; the regions are the built-in table with
+    the pairs ARM gave laid over it (a region ARM names but the table lacks keeps UTC)."""
+    overrides = (
+        RegionInfo(
+            region,
+            pair,
+            BUILTIN_REGIONS[region].time_zone if region in BUILTIN_REGIONS else "UTC",
+        )
+        for region, pair in sorted(region_pairs.items())
+    )
+    return Fleet(
+        vms=targets, regions=merge_regions(overrides), subscription_names=MappingProxyType({})
+    )
 
 
 def phase_payloads(plan: Plan, groups: list[tuple[str, int]]) -> list[dict[str, Any]]:
@@ -198,7 +227,8 @@ def rollout_phase_verdict(payload: dict[str, Any]) -> dict[str, Any]:
         for group in payload["groups"]
         for slot in store.plan_group(cycle_id, group)
     ]
-    outcomes = [recorded_outcome(vm, store.vm_view(vm), cycle_id) for vm in vms]
+    views = recorded_views(store, vms)
+    outcomes = [recorded_outcome(vm, views.get(VmId.parse(vm).key), cycle_id) for vm in vms]
     verdict = phase_verdict(outcomes, budget_percent=current.settings.error_budget_percent)
     return {
         "halt": verdict.halt,

@@ -17,6 +17,7 @@ import azure.durable_functions as df
 
 from activities.deps import Deps, deps
 from activities.polling import CheckRound, check_round
+from activities.rollout import recorded_views
 from activities.rollout_slots import (
     batch_assignments,
     finished_outcome,
@@ -181,9 +182,10 @@ def rollout_record_installs(payload: dict[str, Any]) -> dict[str, int]:
     kind = ReleaseKind(payload["kind"])
     now = current.clock.now()
     targets = _targets(current, [*payload["vms"], *payload["unfinished"]])
+    views = recorded_views(current.store, payload["vms"])
     records: list[ComplianceRecord] = []
     for vm in payload["vms"]:
-        view = current.store.vm_view(vm)
+        view = views.get(VmId.parse(vm).key)
         target = targets.get(vm.lower())
         if target is None or view is None or view.latest_install is None:
             continue

@@ -15,6 +15,7 @@ from activities.rollout import (
     phase_payloads,
     planned_cycle,
     planning_policy,
+    recorded_views,
 )
 from activities.rollout_slots import recorded_outcome
 from azure_io.rollout_records import PlanGroupRows
@@ -23,6 +24,7 @@ from patching.fanout import group_assignments
 from patching.models import Assignment, Phase, Plan
 from patching.outcomes import install_failed, is_miss
 from patching.replan import replan
+from patching.resource_ids import VmId
 from patching.timefmt import parse_time
 
 bp = df.Blueprint()
@@ -49,11 +51,9 @@ def rollout_replan(payload: dict[str, Any]) -> list[dict[str, Any]]:
             if key not in latest or slot.assignment.start > latest[key].start:
                 latest[key] = slot.assignment
     resumed = bool(payload["resumed"])
-    outcomes = [
-        recorded_outcome(a.vm, store.vm_view(a.vm), cycle_id)
-        for a in latest.values()
-        if a.start < now
-    ]
+    passed = [a.vm for a in latest.values() if a.start < now]
+    views = recorded_views(store, passed)
+    outcomes = [recorded_outcome(vm, views.get(VmId.parse(vm).key), cycle_id) for vm in passed]
     missed = [o.vm for o in outcomes if is_miss(o) and not (resumed and install_failed(o))]
     if not missed:
         return []
@@ -77,7 +77,8 @@ def rollout_replan(payload: dict[str, Any]) -> list[dict[str, Any]]:
     )
     targets = inventory_targets(current)
     policy = planning_policy(current.settings)
-    new = replan(plan, fleet_of(targets), now=now, missed=missed, policy=policy)
+    fleet = fleet_of(targets, payload.get("regionPairs", {}))
+    new = replan(plan, fleet, now=now, missed=missed, policy=policy)
     moved = tuple(a for a in new.assignments if latest.get(a.vm.lower()) != a)
     groups = group_assignments(replace(new, assignments=moved), targets)
     rows = [

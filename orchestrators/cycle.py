@@ -41,6 +41,11 @@ from patching.timefmt import parse_time
 
 bp = df.Blueprint()
 
+# A throttled or failed discovery is tried again a few minutes later before the cycle fails.
+DISCOVERY_RETRY = df.RetryOptions(
+    first_retry_interval_in_milliseconds=120_000, max_number_of_attempts=4
+)
+
 
 class CycleInputError(BadInput):
     """A cycle_orchestrator input that is not the contract's."""
@@ -59,10 +64,15 @@ def cycle_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         )
     yield context.call_activity(SAVE_CYCLE, {**cycle, "state": "running", "summary": None})
     subscriptions: list[str] = yield context.call_activity(SUBSCRIPTIONS, None)
-    yield context.task_all(
-        [context.call_activity(DISCOVER, {"subscription": s}) for s in subscriptions]
+    discovered: list[dict[str, Any]] = yield context.task_all(
+        [
+            context.call_activity_with_retry(DISCOVER, DISCOVERY_RETRY, {"subscription": s})
+            for s in subscriptions
+        ]
     )
-    plan: dict[str, Any] = yield context.call_activity(PLAN, cycle)
+    # ARM's geo-pairs of every subscription's regions: what the plan keeps apart.
+    pairs = {r: p for answer in discovered for r, p in sorted(answer["regionPairs"].items())}
+    plan: dict[str, Any] = yield context.call_activity(PLAN, {**cycle, "regionPairs": pairs})
     summary: dict[str, Any] = {key: plan[key] for key in ("assigned", "skipped")} | {
         "phases": _counted(plan["phases"]),
         "failed": 0,
@@ -93,7 +103,13 @@ def cycle_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
                 break
             retries += 1
         plan_round += 1
-        replan = {**cycle, "round": plan_round, "phases": summary["phases"], "resumed": resumed}
+        replan = {
+            **cycle,
+            "regionPairs": pairs,
+            "round": plan_round,
+            "phases": summary["phases"],
+            "resumed": resumed,
+        }
         phases = yield context.call_activity(REPLAN, replan)
         if not phases and not resumed:
             break
