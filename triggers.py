@@ -1,9 +1,11 @@
 """What starts the app's orchestrations: the hourly and daily timers and the release event.
 
-- `assessment_timer` (hourly): the periodic `assessment_round`, one instance an hour
-  (`assessment-YYYYMMDDTHH`; none while the previous hour's still runs), and the
-  calendar's fallback: on Patch Tuesday 10:00 US Pacific, the month's
-  `cycle_orchestrator` when no release opened it.
+- `assessment_timer` (hourly): keeps the singleton `assessment_scheduler` running
+  (instance `assessment-scheduler`: started again if it ever ended, failed or was
+  terminated), which runs an `assessment_round` (`assessment-YYYYMMDDTHHMM`) whenever VMs
+  or inventories fall due, one at a time and at most hourly; and the calendar's
+  fallback: on Patch Tuesday 10:00 US Pacific, the month's `cycle_orchestrator` when no
+  release opened it.
 - `release_published` (Event Grid schema or CloudEvents 1.0, docs/CONTRACTS.md section 6):
   opens the release's cycle. Instance ids come from the cycle, so a repeated delivery
   starts nothing; an unplanned baseline that supersedes the month's hotpatch cycle
@@ -20,13 +22,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from activities.deps import deps
+from orchestrators.assessment import SCHEDULER_INSTANCE
 from patching.calendar import cycle_id_of
 from patching.errors import BadInput
 from patching.models import Release, ReleaseKind
@@ -44,7 +47,7 @@ bp = df.Blueprint()
 
 RELEASE_EVENT_TYPE = "Patching.ReleasePublished"
 CYCLE_ORCHESTRATOR = "cycle_orchestrator"
-ASSESSMENT_ROUND = "assessment_round"
+ASSESSMENT_SCHEDULER = "assessment_scheduler"
 CLEANUP_ROUND = "daily_cleanup_round"
 CLEANUP_ACTIVITY = "daily_cleanup"
 # An instance in these states no longer holds its id: a release may start it again.
@@ -60,12 +63,9 @@ _RUNNING = {
 @bp.durable_client_input(client_name="client")  # type: ignore[untyped-decorator]
 async def assessment_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     now = deps().clock.now()
-    round_id = _round_id(now)
-    previous = await _status(client, _round_id(now - timedelta(hours=1)))
-    # A round still pacing a large fleet keeps its VMs; the next one would start them twice.
-    still_running = previous is not None and previous.runtime_status in _RUNNING
-    if not still_running and await _status(client, round_id) is None:
-        await client.start_new(ASSESSMENT_ROUND, round_id, {"scope": None})
+    scheduler = await _status(client, SCHEDULER_INSTANCE)
+    if scheduler is None or scheduler.runtime_status not in _RUNNING:
+        await client.start_new(ASSESSMENT_SCHEDULER, SCHEDULER_INSTANCE, None)
     await _open_scheduled_cycle(client, now)
 
 
@@ -101,10 +101,6 @@ async def release_published(
         log.warning("event %s dropped: %s", event.id, error)
         return
     await _open_cycle(client, notice.release)
-
-
-def _round_id(moment: datetime) -> str:
-    return f"assessment-{moment:%Y%m%dT%H}"
 
 
 async def _open_scheduled_cycle(client: df.DurableOrchestrationClient, now: datetime) -> None:

@@ -28,11 +28,12 @@ from azure_io.patch_results import AssessmentResult, OperationError
 from azure_io.patch_views import VmView
 from azure_io.rollout_records import OperationInFlight
 from azure_io.table_rows import ComplianceRecord
-from orchestrators.assessment_payloads import Scope, WaveDescriptor, parse_scope
-from patching.assessment import due_for_assessment, pace_operations
-from patching.models import PatchMode
+from orchestrators.assessment_payloads import Scope, parse_scope
+from patching.assessment import Wave, due_for_assessment, pace_operations
+from patching.models import PatchMode, VmTarget
 from patching.outcomes import VmState
 from patching.resource_ids import VmId
+from patching.timefmt import format_time
 
 bp = df.Blueprint()
 
@@ -74,25 +75,29 @@ def discover_subscription(subscription: str) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
 def select_assessment_waves(payload: dict[str, Any]) -> dict[str, Any]:
-    """The waves of VMs due, paced under the operations limit; the VMs due but off are
-    recorded as skipped with their power state."""
+    """The waves of VMs due, paced under the operations limit, saved for the round; the VMs
+    due but off are recorded as skipped with their power state. `nextDue`: when a round
+    next has work (the first VM or inventory to fall due), or null when this one has."""
     current = deps()
     scope = parse_scope(payload.get("scope"), current.settings.subscriptions)
     now = current.clock.now()
-    targets = [
-        vm
-        for subscription in _subscriptions_of(current, scope)
-        for vm in current.store.inventory(subscription)
-        if scope is None or scope.covers(vm.vm_id)
-    ]
-    views = {vm.key: current.store.vm_view(vm.id) for vm in targets}
+    targets: list[VmTarget] = []
+    views: dict[str, VmView] = {}
+    for subscription in _subscriptions_of(current, scope):
+        covered = [
+            vm
+            for vm in current.store.inventory(subscription)
+            if scope is None or scope.covers(vm.vm_id)
+        ]
+        recorded = current.store.vm_views(subscription)
+        targets += covered
+        views.update((vm.key, recorded[vm.key]) for vm in covered if vm.key in recorded)
     # An on-demand assessment is asked for now, whatever the VMs' last one; a skip or a
     # failure is no assessment, so such a VM stays due.
     last_assessed = {
         key: view.latest_assessment.started_at
         for key, view in views.items()
         if scope is None
-        and view is not None
         and view.latest_assessment is not None
         and view.latest_assessment.started_at is not None
         and view.latest_assessment.status.lower() in _ASSESSED
@@ -106,40 +111,55 @@ def select_assessment_waves(payload: dict[str, Any]) -> dict[str, Any]:
     ]
     _record_skips(current, ((skip.vm, "VMNotRunning", skip.reason) for skip in newly_off), now)
     waves = pace_operations(due.due, now=now, reserved=RESERVED_FOR_INSTALLS)
+    current.store.save_assessment_waves(payload["round"], waves, recorded_at=now)
+    next_due = None if waves else _next_due(current, scope, due.next_due)
     return {
-        "waves": [
-            WaveDescriptor(w.start, w.subscription, w.region, w.vms).to_json() for w in waves
-        ],
+        "waves": [{"index": index, "start": format_time(w.start)} for index, w in enumerate(waves)],
         "due": len(due.due),
         "skippedOff": len(due.skipped_off),
+        "nextDue": format_time(next_due) if next_due is not None else None,
     }
+
+
+def _next_due(current: Deps, scope: Scope | None, vm_due: datetime | None) -> datetime | None:
+    """The earlier of the next VM due and the next inventory to refresh (a VM seen off is
+    assessed once a discovery sees it running, so the refresh is when that can happen)."""
+    moments = [vm_due] if vm_due is not None else []
+    for subscription in _subscriptions_of(current, scope):
+        discovered = current.store.inventory_age(subscription)
+        moments.append(
+            current.clock.now() if discovered is None else discovered + INVENTORY_MAX_AGE
+        )
+    return min(moments, default=None)
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
 def start_assessments(payload: dict[str, Any]) -> dict[str, Any]:
-    """Starts an assessment on each VM of `vms` that has none running; stops at a 429 and
-    returns the VMs not started yet as `pending`, with `retryAfter`."""
+    """Starts an assessment on each VM of the round's wave from position `from` on that has
+    none running; stops at a 429 with `retryAfter` and `next`, the position to go on from."""
     current = deps()
-    vms: list[str] = payload["vms"]
+    vms = list(_wave(current, payload).vms)
+    first: int = payload["from"]
     now = current.clock.now()
     running = {
         VmId.parse(op.started.vm_id).key
-        for op in current.store.operations(OperationKind.ASSESSMENT, vm_ids=vms)
+        for op in current.store.operations(OperationKind.ASSESSMENT, vm_ids=vms[first:])
         if now - op.started_at < STALE_OPERATION
     }
     started: list[OperationInFlight] = []
     off: list[tuple[str, str, str]] = []
     failed: list[AssessmentResult] = []
-    pending: list[str] = []
+    following = len(vms)
     retry_after: float | None = None
     already_running = 0
-    for index, vm in enumerate(vms):
+    for index in range(first, len(vms)):
+        vm = vms[index]
         if VmId.parse(vm).key in running:
             already_running += 1  # started by an earlier run of this very call
             continue
         outcome = current.compute.start_assessment(vm)
         if isinstance(outcome, Throttled):
-            pending, retry_after = vms[index:], outcome.retry_after_seconds
+            following, retry_after = index, outcome.retry_after_seconds
             break
         if isinstance(outcome, Started):
             started.append(OperationInFlight(outcome, started_at=now))
@@ -153,19 +173,22 @@ def start_assessments(payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "started": len(started) + already_running,
         "refused": len(off) + len(failed),
-        "pending": pending,
+        "next": following,
+        "total": len(vms),
         "retryAfter": retry_after,
     }
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
 def check_assessments(payload: dict[str, Any]) -> dict[str, Any]:
-    """One status request per assessment in flight on `vms`; records and finishes those
-    that ended. Returns the VMs still running; with `giveUp`, records those as timed out.
+    """One status request per assessment in flight on the VMs of the round's wave; records
+    and finishes those that ended. Returns how many still run; with `giveUp`, records
+    those as timed out.
     """
     current = deps()
     now = current.clock.now()
-    in_flight = current.store.operations(OperationKind.ASSESSMENT, vm_ids=payload["vms"])
+    vms = _wave(current, payload).vms
+    in_flight = current.store.operations(OperationKind.ASSESSMENT, vm_ids=vms)
     checked: CheckRound[AssessmentResult | OperationFailed] = check_round(
         in_flight, current.compute.check_assessment
     )
@@ -194,7 +217,7 @@ def check_assessments(payload: dict[str, Any]) -> dict[str, Any]:
     current.store.record_assessments(results, recorded_at=now)
     current.store.record_compliance(_assessment_compliance(current, results, now))
     current.store.finish_operations(operation.key for operation in ended)
-    return {"running": still_running, "retryAfter": retry_after}
+    return {"running": len(still_running), "retryAfter": retry_after}
 
 
 def _assessment_compliance(
@@ -203,14 +226,16 @@ def _assessment_compliance(
     """Compliance from the assessments of VMs no cycle has judged: a cycle's verdict
     (with its cycle) stands until the next cycle; an assessment only fills the gap."""
     assessed = [r for r in results if r.status.lower() in _ASSESSED]
-    subscriptions = {VmId.parse(r.vm_id).subscription_id.lower() for r in assessed}
-    targets = {
-        vm.key: vm for subscription in subscriptions for vm in current.store.inventory(subscription)
-    }
+    subscriptions = sorted({VmId.parse(r.vm_id).subscription_id.lower() for r in assessed})
+    targets: dict[str, VmTarget] = {}
+    views: dict[str, VmView] = {}
+    for subscription in subscriptions:
+        targets.update((vm.key, vm) for vm in current.store.inventory(subscription))
+        views.update(current.store.vm_views(subscription))
     records = []
     for result in assessed:
-        view = current.store.vm_view(result.vm_id)
-        target = targets.get(VmId.parse(result.vm_id).key)
+        key = VmId.parse(result.vm_id).key
+        view, target = views.get(key), targets.get(key)
         if target is None or (view and view.compliance and view.compliance.cycle):
             continue
         missing = result.critical_and_security_patch_count
@@ -225,6 +250,13 @@ def _assessment_compliance(
             )
         )
     return records
+
+
+def _wave(current: Deps, payload: dict[str, Any]) -> Wave:
+    wave = current.store.assessment_wave(payload["round"], payload["index"])
+    if wave is None:
+        raise LookupError(f"assessment round {payload['round']} has no wave {payload['index']}")
+    return wave
 
 
 def _subscriptions_of(current: Deps, scope: Scope | None) -> list[str]:

@@ -1,4 +1,5 @@
-"""The daily clean-up: history past its 30 days, and operation rows long past.
+"""The daily clean-up: history past its 30 days, operation rows long past, and the waves
+of assessment rounds over (a round paces its waves over a few hours at most).
 
 An operation row is removed once an orchestration records its result; one left behind
 (an orchestration terminated or given up while its operation ran) would otherwise stay
@@ -19,6 +20,7 @@ from azure_io.compute_outcomes import OperationKind
 bp = df.Blueprint()
 
 OPERATION_ROWS_KEPT = timedelta(days=7)
+ASSESSMENT_WAVES_KEPT = timedelta(days=2)
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
@@ -35,4 +37,5 @@ def daily_cleanup(payload: dict[str, Any] | None) -> dict[str, int]:
         if now - operation.started_at > OPERATION_ROWS_KEPT
     ]
     current.store.finish_operations(leftovers)
-    return {"historyRows": purged, "operationRows": len(leftovers)}
+    waves = current.store.purge_assessment_waves(before=now - ASSESSMENT_WAVES_KEPT)
+    return {"historyRows": purged, "operationRows": len(leftovers), "assessmentWaves": waves}

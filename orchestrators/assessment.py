@@ -8,6 +8,11 @@ to `assessment_waves`, which runs one `assessment_wave` per wave: a durable time
 start, the starts (a 429 waited out on a durable timer), then a check every two minutes
 until every assessment ended or the wave gives up on those still running.
 
+The waves' VM lists stay in the store (`PatchAssessmentWaves`, written by the selection):
+the orchestrations pass the round's id, a wave's index and its start, and the activities
+take counts and positions back (`from`: the first VM of the wave not started yet), so no
+history carries VM ids, whatever the fleet size.
+
 History sizes at 10,000 VMs (an activity or sub-orchestration is two events, a timer two,
 and each episode that follows a completion adds two; worst case one episode each):
 - `assessment_wave`: at most `MAX_START_CALLS` starts and `MAX_CHECKS` checks, each
@@ -34,12 +39,16 @@ from orchestrators.assessment_payloads import (
     DISCOVER_SUBSCRIPTION,
     SELECT_ASSESSMENT_WAVES,
     START_ASSESSMENTS,
-    WaveDescriptor,
 )
+from patching.timefmt import parse_time
 
 bp = df.Blueprint()
 
+ASSESSMENT_ROUND = "assessment_round"
 ASSESSMENT_WAVES = "assessment_waves"
+SCHEDULER_INSTANCE = "assessment-scheduler"
+ROUND_SPACING = timedelta(hours=1)
+LONGEST_SLEEP = timedelta(days=1)
 WAVES_PER_BATCH = 200
 DISCOVERY_ATTEMPTS = 3
 MAX_START_CALLS = 20
@@ -48,6 +57,23 @@ CHECK_EVERY = timedelta(minutes=2)
 GIVE_UP_AFTER = timedelta(minutes=60)
 
 Orchestration = Generator[Any, Any, dict[str, Any]]
+
+
+@bp.orchestration_trigger(context_name="context")  # type: ignore[untyped-decorator]
+def assessment_scheduler(context: df.DurableOrchestrationContext) -> Orchestration:
+    """The periodic rounds, one at a time: a round now, then a durable timer to when the
+    next has work (at least `ROUND_SPACING` on, at most `LONGEST_SLEEP`), then again as a
+    new execution (continue-as-new keeps the history to one round)."""
+    now = context.current_utc_datetime
+    outcome: dict[str, Any] = yield context.call_sub_orchestrator(
+        ASSESSMENT_ROUND, {"scope": None}, f"assessment-{now:%Y%m%dT%H%M}"
+    )
+    due = parse_time(outcome["nextDue"]) if outcome["nextDue"] else now
+    after = context.current_utc_datetime
+    wake = min(max(due, after + ROUND_SPACING), after + LONGEST_SLEEP)
+    yield context.create_timer(wake)
+    context.continue_as_new(None)
+    return outcome
 
 
 @bp.orchestration_trigger(context_name="context")  # type: ignore[untyped-decorator]
@@ -65,7 +91,9 @@ def assessment_round(context: df.DurableOrchestrationContext) -> Orchestration:
         stale = [s for s, a in zip(stale, answers, strict=True) if "retryAfter" in a]
         if stale:
             yield context.create_timer(context.current_utc_datetime + timedelta(seconds=max(waits)))
-    selected = yield context.call_activity(SELECT_ASSESSMENT_WAVES, {"scope": scope})
+    selected = yield context.call_activity(
+        SELECT_ASSESSMENT_WAVES, {"scope": scope, "round": context.instance_id}
+    )
     waves: list[dict[str, Any]] = selected["waves"]
     batches = [waves[i : i + WAVES_PER_BATCH] for i in range(0, len(waves), WAVES_PER_BATCH)]
     outcomes: list[dict[str, Any]] = []
@@ -73,7 +101,9 @@ def assessment_round(context: df.DurableOrchestrationContext) -> Orchestration:
         outcomes = yield context.task_all(
             [
                 context.call_sub_orchestrator(
-                    ASSESSMENT_WAVES, {"waves": batch}, f"{context.instance_id}-b{index:03d}"
+                    ASSESSMENT_WAVES,
+                    {"round": context.instance_id, "waves": batch},
+                    f"{context.instance_id}-b{index:03d}",
                 )
                 for index, batch in enumerate(batches)
             ]
@@ -81,6 +111,8 @@ def assessment_round(context: df.DurableOrchestrationContext) -> Orchestration:
     return {
         "due": selected["due"],
         "skippedOff": selected["skippedOff"],
+        # A subscription left undiscovered is tried again by the next round, an hour on.
+        "nextDue": None if stale else selected["nextDue"],
         "waves": len(waves),
         "ended": sum(outcome["ended"] for outcome in outcomes),
         "leftRunning": sum(outcome["leftRunning"] for outcome in outcomes),
@@ -90,13 +122,15 @@ def assessment_round(context: df.DurableOrchestrationContext) -> Orchestration:
 
 @bp.orchestration_trigger(context_name="context")  # type: ignore[untyped-decorator]
 def assessment_waves(context: df.DurableOrchestrationContext) -> Orchestration:
-    waves: list[dict[str, Any]] = context.get_input()["waves"]
+    batch: dict[str, Any] = context.get_input()
     outcomes = yield context.task_all(
         [
             context.call_sub_orchestrator(
-                ASSESSMENT_WAVE, wave, f"{context.instance_id}-w{index:03d}"
+                ASSESSMENT_WAVE,
+                {"round": batch["round"], **wave},
+                f"{context.instance_id}-w{index:03d}",
             )
-            for index, wave in enumerate(waves)
+            for index, wave in enumerate(batch["waves"])
         ]
     )
     return {
@@ -107,20 +141,22 @@ def assessment_waves(context: df.DurableOrchestrationContext) -> Orchestration:
 
 @bp.orchestration_trigger(context_name="context")  # type: ignore[untyped-decorator]
 def assessment_wave(context: df.DurableOrchestrationContext) -> Orchestration:
-    wave = WaveDescriptor.from_json(context.get_input())
-    if wave.start > context.current_utc_datetime:
-        yield context.create_timer(wave.start)
-    pending = list(wave.vms)
+    wave: dict[str, Any] = context.get_input()
+    start = parse_time(wave["start"])
+    if start > context.current_utc_datetime:
+        yield context.create_timer(start)
+    where = {"round": wave["round"], "index": wave["index"]}
+    running = 0
+    answer: dict[str, Any] = {"next": 0, "total": 0}
     for _ in range(MAX_START_CALLS):
-        answer = yield context.call_activity(START_ASSESSMENTS, {"vms": pending})
-        pending = answer["pending"]
-        if not pending:
+        answer = yield context.call_activity(START_ASSESSMENTS, {**where, "from": answer["next"]})
+        running += answer["started"]
+        if answer["retryAfter"] is None:
             break
         yield context.create_timer(
             context.current_utc_datetime + timedelta(seconds=answer["retryAfter"])
         )
     give_up_at = context.current_utc_datetime + GIVE_UP_AFTER
-    running = [vm for vm in wave.vms if vm not in set(pending)]
     wait = CHECK_EVERY
     ended = 0
     for _ in range(MAX_CHECKS):
@@ -128,12 +164,10 @@ def assessment_wave(context: df.DurableOrchestrationContext) -> Orchestration:
             break
         yield context.create_timer(context.current_utc_datetime + wait)
         checked = yield context.call_activity(
-            CHECK_ASSESSMENTS,
-            {"vms": running, "giveUp": context.current_utc_datetime >= give_up_at},
+            CHECK_ASSESSMENTS, {**where, "giveUp": context.current_utc_datetime >= give_up_at}
         )
         # Counted here: a repeated check finds nothing left to end.
-        ended += len(running) - len(checked["running"])
+        ended += max(0, running - checked["running"])
         running = checked["running"]
-        retry_after = checked["retryAfter"]
-        wait = max(CHECK_EVERY, timedelta(seconds=retry_after or 0))
-    return {"ended": ended, "leftRunning": len(running), "notStarted": len(pending)}
+        wait = max(CHECK_EVERY, timedelta(seconds=checked["retryAfter"] or 0))
+    return {"ended": ended, "leftRunning": running, "notStarted": answer["total"] - answer["next"]}

@@ -1,6 +1,6 @@
 """What the assessment and on-demand orchestrations pass around, and the checks of their input.
 
-Names of the activities (orchestrators call them by name), the wave descriptor, and the
+Names of the activities (orchestrators call them by name) and the
 two request parsers the HTTP API and the activities share: the assessment scope and the
 on-demand install body (docs/CONTRACTS.md section 5). Both refuse bad input with a
 `BadInput` naming the field, before anything starts.
@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from patching.errors import BadInput
 from patching.models import Classification, RebootSetting
 from patching.resource_ids import ResourceIdError, VmId
-from patching.timefmt import format_time, parse_time
 
 ASSESSMENT_SCOPE = "assessment_scope"
 DISCOVER_SUBSCRIPTION = "discover_subscription"
@@ -130,30 +129,6 @@ def scope_payload(scope: Scope | None) -> list[str] | None:
             *scope.vms,
         ]
     )
-
-
-@dataclass(frozen=True, slots=True)
-class WaveDescriptor:
-    """One wave of assessments: at most 100 VMs of one subscription and region."""
-
-    start: datetime
-    subscription: str
-    region: str
-    vms: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "start": format_time(self.start),
-            "subscription": self.subscription,
-            "region": self.region,
-            "vms": list(self.vms),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> WaveDescriptor:
-        return cls(
-            parse_time(data["start"]), data["subscription"], data["region"], tuple(data["vms"])
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,8 @@ class PacingError(BadInput):
 class AssessmentDue:
     due: tuple[VmTarget, ...]
     skipped_off: tuple[Skip, ...]
+    # When the first of the VMs not due yet will be (None: every VM is due now, or none).
+    next_due: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +66,11 @@ def due_for_assessment(
     never: list[VmTarget] = []
     stale: list[tuple[datetime, VmTarget]] = []
     off: list[Skip] = []
+    next_due: datetime | None = None
     for vm in sorted(targets, key=lambda t: t.key):
         last = last_assessed.get(vm.key)
         if last is not None and now - last < interval:
+            next_due = min(next_due or last + interval, last + interval)
             continue
         if vm.power_state is not PowerState.RUNNING:
             off.append(Skip(vm.id, f"not assessed: power state is {vm.power_state.value}"))
@@ -75,7 +79,7 @@ def due_for_assessment(
         else:
             stale.append((last, vm))
     stale.sort(key=lambda pair: pair[0])
-    return AssessmentDue((*never, *(vm for _, vm in stale)), tuple(off))
+    return AssessmentDue((*never, *(vm for _, vm in stale)), tuple(off), next_due)
 
 
 def pace_operations(

@@ -39,6 +39,11 @@ def test_every_blueprint_is_registered_once_and_the_contract_names_are_there() -
     assert by_type["release_published"] == "eventGridTrigger"
     assert by_type["assessment_timer"] == "timerTrigger"
     assert by_type["cleanup_timer"] == "timerTrigger"
-    for orchestrator in ("cycle_orchestrator", "assessment_round", "ondemand_install"):
+    for orchestrator in (
+        "cycle_orchestrator",
+        "assessment_scheduler",
+        "assessment_round",
+        "ondemand_install",
+    ):
         assert by_type[orchestrator] == "orchestrationTrigger"
     assert sum(kind == "activityTrigger" for kind in by_type.values()) >= 10

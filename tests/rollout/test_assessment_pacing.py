@@ -56,6 +56,10 @@ def test_due_are_the_running_stale_vms_never_assessed_first_then_oldest(fleet):
     )
     by_key = {vm.key: vm for vm in vms}
     assert sorted(s.vm.lower() for s in result.skipped_off) == sorted(stale - running)
+    # The next due is the first moment a VM not due now will be: nothing is due before it.
+    not_yet = [last[vm.key] + INTERVAL for vm in vms if vm.key not in stale]
+    assert result.next_due == (min(not_yet) if not_yet else None)
+    assert result.next_due is None or result.next_due > NOW
     for skip in result.skipped_off:
         assert (
             skip.reason
@@ -89,6 +93,7 @@ def test_exact_order_and_boundary():
         [old, fresh, older, exactly, never], last, now=NOW, interval=INTERVAL
     )
     assert [vm.name for vm in result.due] == ["zz-never", "mm-older", "aa-old", "exactly"]
+    assert result.next_due == NOW + timedelta(minutes=1)
 
 
 def lanes_of(waves):
