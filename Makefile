@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck unit demo bench examples clean
+.PHONY: setup test lint typecheck unit demo bench bench-rehearsal examples clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -40,6 +40,10 @@ bench: setup
 	$(PY) -m bench.bench_tables
 	$(PY) -m bench.bench_fleetsim
 	$(PY) -m bench.bench_durable
+	$(PY) -m bench.bench_rehearsal --fleets example
+
+bench-rehearsal: setup
+	$(PY) -m bench.bench_rehearsal
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache

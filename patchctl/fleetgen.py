@@ -38,9 +38,14 @@ _TAGGED_WINDOWS = ("01:00-05:00", "20:00-04:00", "23:00-07:00", "00:30-06:30")
 
 
 def generate_fleet(
-    vm_count: int, *, seed: int = 7, region_pairs: int | None = None
+    vm_count: int,
+    *,
+    seed: int = 7,
+    region_pairs: int | None = None,
+    subscription_count: int | None = None,
 ) -> dict[str, Any]:
-    """A fleet document (docs/CONTRACTS.md section 2) of `vm_count` VMs, the same per seed."""
+    """A fleet document (docs/CONTRACTS.md section 2) of `vm_count` VMs, the same per seed;
+    by default a region pair per 400 VMs (at most 8) and a subscription per 2,500 (at least 2)."""
     rng = random.Random(seed)
     pairs = (
         region_pairs
@@ -50,7 +55,9 @@ def generate_fleet(
     regions = [r for pair in _REGION_PAIRS[:pairs] for r in pair]
     subscriptions = [
         f"{index + 1:08d}-0000-4000-8000-{index + 1:012d}"
-        for index in range(max(2, vm_count // 2500))
+        for index in range(
+            subscription_count if subscription_count is not None else max(2, vm_count // 2500)
+        )
     ]
     vms: list[dict[str, Any]] = []
     small = max(1, vm_count // 200)

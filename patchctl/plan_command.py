@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,15 +44,15 @@ def _late(plan: Plan) -> int:
 
 
 def run_demo(arguments: argparse.Namespace) -> int:
-    """The example fleet's current cycle: its plan, then its rehearsal until every VM had
-    its slot (and a day more), the store in memory so it takes seconds."""
+    """The example fleet's current cycle: its plan, then the rehearsal of its month (the
+    35 days `simulate` runs by default), the store in memory so it takes seconds."""
     cycle_id = cycle_id_of(datetime.now(UTC))
     plan = _plan(arguments, cycle_id)
     report_dir: Path = arguments.report_dir or arguments.out.parent / "rehearsal"
     rehearsal = argparse.Namespace(
         fleet=arguments.fleet,
         cycle=cycle_id,
-        days=min(simulate_command.DEFAULT_DAYS, math.ceil(plan.makespan_hours / 24) + 1),
+        days=simulate_command.DEFAULT_DAYS,
         out=report_dir,
         in_memory_store=True,
     )

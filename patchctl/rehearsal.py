@@ -45,6 +45,7 @@ from reporting.model import (
     Halt,
     PlannedSlot,
     Report,
+    TableCounters,
     VmRow,
     VmRun,
 )
@@ -110,6 +111,7 @@ class _Run:
                 replayed_events=stats.replayed_events,
             ),
             arm=ArmCounters(requests=self.requests(), throttled=self.throttled()),
+            tables=TableCounters(rows_written=self.store.rows_written),
             slots=self._slots(spec, store_id),
             runs=tuple(
                 VmRun(vm.id, tuple(runs[vm.key])) for vm in spec.fleet.vms if vm.key in runs

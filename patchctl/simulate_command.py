@@ -22,7 +22,6 @@ from patching.calendar import make_cycle, parse_cycle_id
 from patching.errors import BadInput
 from patching.fleet import FleetError, parse_fleet
 from patching.models import ReleaseKind
-from patching.outcomes import VmState
 from patching.timefmt import format_time
 from reporting import render_html, to_report_json
 from reporting.model import Report
@@ -198,21 +197,17 @@ def summarise(report: Report, out: Path) -> str:
         f"({report.durable.instances} instances)",
         f"ARM requests: {report.arm.requests} ({per_vm:.1f} per VM), "
         f"{report.arm.throttled} throttled",
-        f"report: {out / 'report.html'}",
     ]
+    if report.tables is not None:
+        lines.append(f"table rows written: {report.tables.rows_written}")
+    lines.append(f"report: {out / 'report.html'}")
     return "\n".join(lines)
 
 
 def _full_compliance(report: Report) -> str:
-    counts = report.compliance
-    if counts.compliant < counts.enrolled or not counts.enrolled:
+    days = report.days_to_full_compliance()
+    if days is None:
         return "not reached"
-    installed = [
-        row.installed_at
-        for row in report.vms
-        if row.state is VmState.COMPLIANT and row.installed_at is not None
-    ]
-    if not installed:
+    if days == 0.0:
         return "already at the release"
-    days = (max(installed) - report.cycle.release.released_at).total_seconds() / 86400
     return f"{math.ceil(days * 10) / 10:.1f} days after the release"

@@ -126,6 +126,11 @@ class ArmCounters:
 
 
 @dataclass(frozen=True, slots=True)
+class TableCounters:
+    rows_written: int  # rows the store wrote or deleted, as the store counted them
+
+
+@dataclass(frozen=True, slots=True)
 class ComplianceCounts:
     enrolled: int
     compliant: int
@@ -164,6 +169,7 @@ class Report:
     runs: tuple[VmRun, ...] = ()
     history: tuple[VmHistory, ...] = ()
     deferred: tuple[DeferredHotpatch, ...] = ()
+    tables: TableCounters | None = None
 
     def __post_init__(self) -> None:
         if self.halt is None and any(row.state is VmState.HALTED for row in self.vms):
@@ -191,6 +197,21 @@ class Report:
     @property
     def compliance(self) -> ComplianceCounts:
         return ComplianceCounts.of(row.state for row in self.vms)
+
+    def days_to_full_compliance(self) -> float | None:
+        """Days from the release to the last install that made an enrolled VM compliant;
+        0.0 when every enrolled VM was compliant without one; None while any is not."""
+        counts = self.compliance
+        if not counts.enrolled or counts.compliant < counts.enrolled:
+            return None
+        installed = [
+            row.installed_at
+            for row in self.vms
+            if row.state is VmState.COMPLIANT and row.installed_at is not None
+        ]
+        if not installed:
+            return 0.0
+        return (max(installed) - self.cycle.release.released_at).total_seconds() / 86400
 
     def compliance_by_subscription(self) -> dict[str, ComplianceCounts]:
         states: dict[str, list[VmState]] = {}

@@ -32,6 +32,7 @@ from reporting.model import (
     PlannedSlot,
     Report,
     ReportError,
+    TableCounters,
     VmHistory,
     VmRow,
     VmRun,
@@ -86,6 +87,8 @@ def to_report_json(report: Report) -> dict[str, Any]:
         ]
     if report.deferred:
         body["deferred"] = [_deferred_json(d) for d in report.deferred]
+    if report.tables is not None:
+        body["tables"] = {"rowsWritten": report.tables.rows_written}
     return body
 
 
@@ -122,9 +125,17 @@ def from_report_json(document: object) -> Report:
         runs=_each(doc, "runs", _run),
         history=_each(doc, "history", _vm_history),
         deferred=_each(doc, "deferred", _deferred),
+        tables=_tables(doc),
     )
     _check_counts(_obj(doc.get("compliance"), "compliance"), report.compliance)
     return report
+
+
+def _tables(doc: dict[str, Any]) -> TableCounters | None:
+    if "tables" not in doc:
+        return None
+    tables = _obj(doc["tables"], "tables")
+    return TableCounters(rows_written=_count(tables, "rowsWritten", "tables"))
 
 
 def _check_counts(written: dict[str, Any], derived: ComplianceCounts) -> None:

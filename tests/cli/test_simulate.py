@@ -30,7 +30,7 @@ CONTRACT_FIELDS = {
     "arm",
 }
 # What this project adds to the contract's report.json (docs/CONTRACTS.md section 4).
-ADDITIONS = {"deadline", "haltedPhase", "haltedAt", "phases", "slots", "runs", "history"}
+ADDITIONS = {"deadline", "haltedPhase", "haltedAt", "phases", "slots", "runs", "history", "tables"}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from reporting.model import (
     HistoryKind,
     PlannedSlot,
     Report,
+    TableCounters,
     VmHistory,
     VmRow,
     VmRun,
@@ -116,6 +117,7 @@ def month_report(
             instances=vm_count + 4, max_history_events=812, replayed_events=40_112
         ),
         arm=ArmCounters(requests=vm_count * 6, throttled=vm_count // 50),
+        tables=TableCounters(rows_written=vm_count * 9),
         phases=phases,
         slots=tuple(slots),
         runs=tuple(runs),
@@ -206,6 +208,7 @@ def reports(draw: st.DrawFn) -> Report:
         deferred=tuple(
             DeferredHotpatch(vm, draw(_COUNTS), draw(st.none() | _TEXT)) for vm in chosen[:2]
         ),
+        tables=draw(st.none() | st.builds(TableCounters, _COUNTS)),
     )
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from report_samples import month_report, reports, vm_id
+from report_samples import RELEASED_AT, month_report, reports, vm_id
 
+from patching.calendar import DEADLINE
+from patching.models import Cycle, Release, ReleaseKind
 from reporting import from_report_json, to_report_json
-from reporting.model import Report, ReportError, VmRow, VmState
+from reporting.model import ArmCounters, DurableCounters, Report, ReportError, VmRow, VmState
+
+SUB = "00000001-0000-4000-8000-000000000001"
 
 CONTRACT_FIELDS = {
     "cycle",
@@ -33,6 +38,7 @@ ADDITIONS = {
     "runs",
     "history",
     "deferred",
+    "tables",
 }
 
 
@@ -97,6 +103,7 @@ def test_refusals_name_the_field() -> None:
         (("haltReason",), None, "haltReason"),
         (("durable", "instances"), -1, "durable.instances"),
         (("arm", "requests"), True, "arm.requests"),
+        (("tables", "rowsWritten"), -3, "tables.rowsWritten"),
         (("runs", 0, "attempts", 0, "rebooted"), "no", "runs[0].attempts[0].rebooted"),
     ]
     for path, value, named in cases:
@@ -139,3 +146,22 @@ def test_subscriptions_are_counted_without_regard_to_case() -> None:
         "abc-1": (2, 1, 0),
         "def-2": (0, 0, 1),
     }
+
+
+def test_days_to_full_compliance_count_from_the_release_to_the_last_install() -> None:
+    release = RELEASED_AT
+    cycle = Cycle("2026-12", Release(ReleaseKind.HOTPATCH, release, None), release + DEADLINE)
+
+    def report(*rows: VmRow) -> Report:
+        return Report(cycle, None, rows, DurableCounters(0, 0, 0), ArmCounters(0, 0))
+
+    a, b = vm_id(SUB, "a"), vm_id(SUB, "b")
+    done = report(
+        VmRow(a, VmState.COMPLIANT, release + timedelta(hours=6)),
+        VmRow(b, VmState.COMPLIANT, release + timedelta(days=2, hours=12)),
+    )
+    assert done.days_to_full_compliance() == 2.5
+    waiting = report(VmRow(a, VmState.COMPLIANT, release), VmRow(b, VmState.PENDING))
+    assert waiting.days_to_full_compliance() is None
+    assert report(VmRow(a, VmState.COMPLIANT)).days_to_full_compliance() == 0.0
+    assert report(VmRow(a, VmState.SKIPPED)).days_to_full_compliance() is None

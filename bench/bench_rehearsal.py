@@ -1,0 +1,169 @@
+"""Rehearsal benchmark: the month of the example fleet and of a generated large fleet.
+
+Each fleet runs in a fresh process through the same rehearsal as `patchctl simulate
+--in-memory-store` (the real app on the local host, the real SDK clients against the
+simulator in process, one virtual clock) from the release for --days days. Recorded: wall
+time, peak memory, the largest orchestration history, events replayed, ARM requests (all,
+then per VM: the cycle's beyond assessments, the assessments', discovery's), rows written to
+the store, and the days from the release to full compliance next to the plan's makespan and
+lower bound.
+
+    python -m bench.bench_rehearsal [--fleets example large] [--vms 10000]
+        [--subscriptions 20] [--region-pairs 6] [--days 35]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from patchctl.fleetgen import generate_fleet
+
+EXAMPLE_FLEET = Path("examples/fleet-demo.json")
+CYCLE = "2026-12"
+
+# What each line of the simulator's log is for, by its operation (and, for a status
+# request, the kind of operation it asks about).
+_INSTALL_REQUESTS = {"installPatches", "virtualMachines.instanceView"}
+_ASSESSMENT_REQUESTS = {"assessPatches"}
+
+
+def request_kind(entry: dict[str, Any]) -> str:
+    """`install` (the cycle's: power check, install, its status, health), `assessment`
+    (start and status) or `discovery` (lists, locations)."""
+    op = entry.get("op")
+    if op == "operations.get":
+        op = entry.get("operation")
+    if op in _INSTALL_REQUESTS:
+        return "install"
+    if op in _ASSESSMENT_REQUESTS:
+        return "assessment"
+    return "discovery"
+
+
+def measure(fleet_path: Path, days: int, folder: Path) -> dict[str, Any]:
+    """One rehearsal of the fleet in this process."""
+    import function_app  # noqa: F401  (imported before the clock starts, as a host would)
+    from patchctl import simulate_command
+    from patchctl.files import load_fleet
+    from patchctl.rehearsal import rehearse
+    from patching.calendar import make_cycle
+    from patching.planner import plan_cycle
+
+    spec_of = simulate_command.prepare(
+        argparse.Namespace(
+            fleet=fleet_path, cycle=CYCLE, days=days, out=folder / "out", in_memory_store=True
+        )
+    )
+    spec = spec_of(folder / "operations.jsonl")
+    plan = plan_cycle(load_fleet(fleet_path), make_cycle(CYCLE))
+    began = time.perf_counter()
+    report = rehearse(spec)
+    wall = time.perf_counter() - began
+    kinds: Counter[str] = Counter()
+    with spec.log_path.open(encoding="utf-8") as log:
+        for line in log:
+            kinds[request_kind(json.loads(line))] += 1
+    enrolled = report.compliance.enrolled
+    vms = len(report.vms)
+    return {
+        "vms": vms,
+        "days": days,
+        "wallSeconds": wall,
+        "peakMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "instances": report.durable.instances,
+        "maxHistoryEvents": report.durable.max_history_events,
+        "replayedEvents": report.durable.replayed_events,
+        "armRequests": report.arm.requests,
+        "throttled": report.arm.throttled,
+        "installRequestsPerEnrolledVm": kinds["install"] / enrolled if enrolled else 0.0,
+        "assessmentRequestsPerVm": kinds["assessment"] / vms,
+        "discoveryRequests": kinds["discovery"],
+        "tableWrites": report.tables.rows_written if report.tables else None,
+        "daysToFullCompliance": report.days_to_full_compliance(),
+        "makespanDays": plan.makespan_hours / 24,
+        "lowerBoundDays": plan.lower_bound_hours / 24,
+        "compliant": report.compliance.compliant,
+        "enrolled": enrolled,
+    }
+
+
+def _run_child(fleet_path: Path, days: int) -> dict[str, Any]:
+    output = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.bench_rehearsal"),
+            *("--child", str(fleet_path), "--days", str(days)),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(output.splitlines()[-1])
+    return result
+
+
+def _row(name: str, r: dict[str, Any]) -> str:
+    full = r["daysToFullCompliance"]
+    return (
+        f"| {name} | {r['vms']:,} | {r['days']} | {r['wallSeconds']:.0f} | {r['peakMiB']:.0f} "
+        f"| {r['maxHistoryEvents']} | {r['instances']:,} | {r['replayedEvents']:,} "
+        f"| {r['armRequests']:,} | {r['throttled']} | {r['installRequestsPerEnrolledVm']:.2f} "
+        f"| {r['assessmentRequestsPerVm']:.1f} | {r['discoveryRequests']:,} "
+        f"| {r['tableWrites'] if r['tableWrites'] is not None else '-'} "
+        f"| {'not reached' if full is None else f'{full:.1f}'} "
+        f"| {r['makespanDays']:.1f} | {r['lowerBoundDays']:.1f} "
+        f"| {r['compliant']}/{r['enrolled']} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fleets", nargs="+", choices=["example", "large"])
+    parser.add_argument("--vms", type=int, default=10_000)
+    parser.add_argument("--subscriptions", type=int, default=20)
+    parser.add_argument("--region-pairs", type=int, default=6)
+    parser.add_argument("--days", type=int, default=35)
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.child:
+        with tempfile.TemporaryDirectory() as folder:
+            print(json.dumps(measure(arguments.child, arguments.days, Path(folder))))
+        return
+
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, python {platform.python_version()}, cycle {CYCLE}")
+    print(
+        "| fleet | VMs | days | wall s | peak MiB | largest history | instances | replayed "
+        "| ARM requests | throttled | cycle req/VM | assessment req/VM | discovery req "
+        "| table rows written | days to full compliance | makespan d | lower bound d "
+        "| compliant |"
+    )
+    print(
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        for name in arguments.fleets or ["example", "large"]:
+            path = EXAMPLE_FLEET
+            if name == "large":
+                path = Path(folder) / "fleet-large.json"
+                document = generate_fleet(
+                    arguments.vms,
+                    seed=7,
+                    region_pairs=arguments.region_pairs,
+                    subscription_count=arguments.subscriptions,
+                )
+                path.write_text(json.dumps(document), encoding="utf-8")
+            print(_row(name, _run_child(path, arguments.days)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
