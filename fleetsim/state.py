@@ -117,6 +117,14 @@ class FleetState:
             )
             for spec in fleet.vms
         }
+        # The fleet never changes its VMs: lists by subscription and resource group, built once,
+        # keep a request that names one from scanning the whole fleet.
+        self._by_group: dict[tuple[str, str | None], list[VmRuntime]] = {}
+        for vm in self._vms.values():
+            subscription = vm.spec.subscription_id.lower()
+            self._by_group.setdefault((subscription, None), []).append(vm)
+            group = (subscription, vm.spec.resource_group.lower())
+            self._by_group.setdefault(group, []).append(vm)
         self._operations: dict[str, Operation] = {}
         # Running operations as a heap on (end, sequence): settling is cheap per request.
         self._pending: list[tuple[datetime, int, Operation]] = []
@@ -209,12 +217,8 @@ class FleetState:
         return vm
 
     def vms_in(self, subscription_id: str, resource_group: str | None = None) -> list[VmRuntime]:
-        return [
-            vm
-            for vm in self._vms.values()
-            if vm.spec.subscription_id.lower() == subscription_id.lower()
-            and (resource_group is None or vm.spec.resource_group.lower() == resource_group.lower())
-        ]
+        group = resource_group.lower() if resource_group is not None else None
+        return list(self._by_group.get((subscription_id.lower(), group), ()))
 
     def operation(self, operation_id: str) -> Operation | None:
         return self._operations.get(operation_id)
