@@ -2,10 +2,12 @@
 phase behind the health gate.
 
 After each phase an activity judges the phase's recorded outcomes against the error
-budget. A phase over budget halts the cycle (PatchCycles says `halted` and why) until an
-operator raises `resume`; otherwise the next phase starts at its planned start, which the
-planner placed a health gate after the last one's end. A cycle resumed after the next
-phase's start re-plans the slots that passed meanwhile from the moment it resumed.
+budget. A phase over budget halts the cycle (PatchCycles says `halted` and why, its
+summary counts `halts`) until an operator raises `resume` (`{"reason", "halt": n}`: an
+event naming an earlier halt is passed over); otherwise the next phase starts at its
+planned start, which the planner placed a health gate after the last one's end. A cycle
+resumed after the next phase's start re-plans the slots that passed meanwhile from the
+moment it resumed.
 After the last phase, up to `RETRY_ROUNDS` re-plans give the VMs that missed their slot
 (off, busy, failed: `patching.outcomes.is_miss`) later ones.
 
@@ -148,6 +150,8 @@ def _run_phase(
         "failed": summary["failed"] + verdict["failed"],
         "unhealthy": summary["unhealthy"] + verdict["unhealthy"],
     }
+    if verdict["halt"]:
+        summary = {**summary, "halts": summary.get("halts", 0) + 1}
     record = {**cycle, "state": "running", "summary": summary}
     if verdict["halt"]:
         reason = f"phase {phase['index']}: {verdict['reason']}"
@@ -157,6 +161,10 @@ def _run_phase(
         if state == SUPERSEDED:
             return {**summary, "superseded": True}, False
         resumed = yield context.wait_for_external_event(RESUME_EVENT)
+        # A resume meant for an earlier halt (raised while the cycle ran) is no answer to
+        # this one: Durable keeps an event until it is waited for.
+        while not _resumes(resumed, summary["halts"]):
+            resumed = yield context.wait_for_external_event(RESUME_EVENT)
         summary = {**summary, "resumed": _resume_reason(resumed)}
         record = {**record, "summary": summary}
     state = yield context.call_activity(SAVE_CYCLE, record)
@@ -190,6 +198,13 @@ def checked_cycle_input(raw: Any) -> dict[str, Any]:
         "releaseId": raw.get("releaseId"),
         "replaces": raw.get("replaces"),
     }
+
+
+def _resumes(data: Any, halt: int) -> bool:
+    """Whether a `resume` event's data answers the cycle's `halt`-th halt: it names that halt
+    (`{"halt": n}`, the count PatchCycles' summary keeps as `halts`) or names none."""
+    named = data.get("halt") if isinstance(data, dict) else None
+    return not isinstance(named, int) or isinstance(named, bool) or named == halt
 
 
 def _resume_reason(data: Any) -> str:

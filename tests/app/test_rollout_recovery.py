@@ -156,3 +156,23 @@ def test_a_cycle_resumed_before_the_next_phase_keeps_the_planned_slots(tmp_path:
     assert halted is not None and halted.state == "halted"
     planned = {a.vm.lower(): format_time(a.start) for a in PLAN.assignments if a.phase > 0}
     assert {i["vm"].lower(): i["start"] for i in installs} == planned
+
+
+def test_a_resume_meant_for_another_halt_leaves_the_cycle_halted(tmp_path: Path) -> None:
+    fleet, _ = failing_canary(FLEET, PLAN)
+    with rehearsal(fleet, tmp_path) as run:
+        run.engine.start_new("cycle_orchestrator", CYCLE_INSTANCE, cycle_input())
+        run.run_for(PLAN.phases[1].start - timedelta(minutes=1) - run.clock.now())
+        halted = run.store.cycle(CYCLE_ID)
+        run.engine.raise_event(CYCLE_INSTANCE, "resume", {"reason": "stale", "halt": 2})
+        run.run_for(timedelta(hours=2))
+        still = run.store.cycle(CYCLE_ID)
+        run.engine.raise_event(CYCLE_INSTANCE, "resume", {"reason": "looked at", "halt": 1})
+        run.run_for(timedelta(hours=2))
+        resumed = run.store.cycle(CYCLE_ID)
+
+    assert halted is not None and halted.state == "halted"
+    assert (halted.plan_summary or {})["halts"] == 1
+    assert still is not None and still.state == "halted"
+    assert resumed is not None and resumed.state == "running"
+    assert (resumed.plan_summary or {})["resumed"] == "looked at"
