@@ -1,6 +1,6 @@
 """A slot batch's installs: start them, check them once, then judge and record each.
 
-None of these waits: an install is started and its continuation token saved at once, a
+None of these waits: an install is started and its status URL saved at once, a
 check is one status request, and a 429 goes back to the orchestrator with its Retry-After.
 Starting is idempotent per VM and slot: an operation already saved for the VM in this
 cycle's slot is never started again, so a redelivered activity installs nothing twice.

@@ -159,7 +159,7 @@ class PatchStore(Protocol):
     def save_operations(self, records: Iterable[OperationInFlight]) -> None:
         """Keeps each started operation (one per VM and kind) until it is finished; saving
         the same start again changes nothing, a later start of the VM and kind replaces it.
-        A continuation token is kept whole: one beyond Table Storage's 64 KiB string
+        A status URL is kept whole: one beyond Table Storage's 64 KiB string
         property is refused (ValueError)."""
         ...
 
