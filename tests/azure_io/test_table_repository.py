@@ -192,9 +192,12 @@ def test_a_newer_write_retries_after_a_concurrent_older_one(
     sent = another_writer_first(
         monkeypatch, lambda: other.record_installs([install(vm, old)], cycle=None, recorded_at=NOW)
     )
+    written = tables.rows_written
     tables.record_installs([install(vm, NOW)], cycle="2026-12", recorded_at=NOW)
     assert latest_times(tables, vm) == (None, NOW)
     assert sent == [1, 1, 1]  # the other writer's, ours (412), ours again
+    # The history row and the state row once: the try that lost the race wrote nothing.
+    assert tables.rows_written - written == 2
 
 
 def test_a_delete_then_an_upsert_of_one_row_leaves_only_the_new_columns(
