@@ -130,19 +130,42 @@ def _slot_order(assignment: Assignment) -> tuple[datetime, str]:
     return assignment.start, assignment.vm.lower()
 
 
+@dataclass(slots=True)
+class _Chunk:
+    """A group being filled: its assignments, its last batch's start, its latest slot end."""
+
+    assignments: list[Assignment]
+    last_start: datetime
+    latest_end: datetime
+    starts: int = 1
+
+    def takes(self, assignment: Assignment, max_vms: int, max_batches: int) -> bool:
+        if len(self.assignments) == max_vms:
+            return False
+        if assignment.start == self.last_start:
+            return True
+        return assignment.start >= self.latest_end and self.starts < max_batches
+
+    def add(self, assignment: Assignment) -> None:
+        if assignment.start != self.last_start:
+            self.starts += 1
+            self.last_start = assignment.start
+        self.assignments.append(assignment)
+        self.latest_end = max(self.latest_end, assignment.end)
+
+
 def _chunks(
     ordered: Sequence[Assignment], max_vms: int, max_batches: int
 ) -> list[tuple[Assignment, ...]]:
-    """Greedy in slot order: a new group when the current one is full of VMs or of starts."""
-    chunks: list[list[Assignment]] = []
-    starts = 0
+    """First fit in slot order: an assignment joins the first group that has room and whose
+    last batch it shares or whose every slot has ended by its start, else opens a group. A
+    group's orchestrator runs its batches one after another, so batches that overlap in time
+    go to different groups (which run side by side) and every batch starts on time."""
+    chunks: list[_Chunk] = []
     for assignment in ordered:
-        current = chunks[-1] if chunks else None
-        new_start = current is None or current[-1].start != assignment.start
-        if current is None or len(current) == max_vms or (new_start and starts == max_batches):
-            chunks.append([assignment])
-            starts = 1
-            continue
-        current.append(assignment)
-        starts += new_start
-    return [tuple(chunk) for chunk in chunks]
+        chunk = next((c for c in chunks if c.takes(assignment, max_vms, max_batches)), None)
+        if chunk is None:
+            chunks.append(_Chunk([assignment], assignment.start, assignment.end))
+        else:
+            chunk.add(assignment)
+    return [tuple(chunk.assignments) for chunk in chunks]

@@ -6,6 +6,7 @@ import json
 import re
 from collections import Counter
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -53,13 +54,50 @@ def test_groups_partition_the_plan_within_their_caps(fleet_plan, max_vms, max_ba
         assert order == sorted(order)
     firsts = [(g.phase, g.assignments[0].start, g.id) for g in groups]
     assert firsts == sorted(firsts)
-    # A lane opens its next group only when the previous one is full of VMs or of starts.
+    # A lane opens another group only when no earlier one of the lane could take the slot:
+    # full of VMs or of starts, or still busy with a slot that overlaps it.
     by_id = {g.id: g for g in groups}
     for group in groups:
         lane, n = group.id.rsplit("-g", 1)
-        if int(n):
-            before = by_id[f"{lane}-g{int(n) - 1:02d}"]
-            assert len(before.assignments) == max_vms or len(slot_batches(before)) == max_batches
+        first = group.assignments[0]
+        for earlier in range(int(n)):
+            before = by_id[f"{lane}-g{earlier:02d}"]
+            held = [a for a in before.assignments if (a.start, a.vm.lower()) < _order(first)]
+            starts = {a.start for a in held}
+            assert (
+                len(held) == max_vms
+                or (first.start not in starts and len(starts) == max_batches)
+                or (first.start not in starts and first.start < max(a.end for a in held))
+            )
+
+
+def _order(assignment):
+    return assignment.start, assignment.vm.lower()
+
+
+@settings(max_examples=80, deadline=None)
+@given(fleets_with_plans(), st.integers(1, 120), st.integers(1, 20))
+def test_a_groups_batches_never_overlap_so_each_starts_on_time(fleet_plan, max_vms, max_batches):
+    """The group's orchestrator runs its batches one after another: a batch may start only
+    once every slot of the earlier ones has ended."""
+    vms, plan = fleet_plan
+    for group in group_assignments(plan, vms, max_vms=max_vms, max_batches=max_batches):
+        batches = slot_batches(group)
+        for earlier, later in pairwise(batches):
+            assert later.start >= max(earlier.ends)
+
+
+def test_overlapping_slots_of_one_lane_go_to_groups_that_run_side_by_side():
+    vms = [target("sub-a", "eastus", f"vm{i}") for i in range(4)]
+    # Slots of 90 minutes starting 0, 30, 90 and 120 minutes in.
+    plan = plan_of(
+        [assignment(vm, 0, start) for vm, start in zip(vms, (0, 30, 90, 120), strict=True)]
+    )
+    groups = group_assignments(plan, vms)
+    assert [(g.id, [vm.rsplit("/", 1)[1] for vm in g.vms]) for g in groups] == [
+        ("p0-r0-g00", ["vm0", "vm2"]),
+        ("p0-r0-g01", ["vm1", "vm3"]),
+    ]
 
 
 @settings(max_examples=40, deadline=None)
