@@ -16,6 +16,7 @@ import azure.durable_functions as df
 
 from activities.deps import Deps, deps
 from activities.polling import CheckRound, check_round
+from activities.store_reads import inventoried, recorded_views
 from azure_io.compute_outcomes import (
     ArmThrottledError,
     OperationFailed,
@@ -226,12 +227,8 @@ def _assessment_compliance(
     """Compliance from the assessments of VMs no cycle has judged: a cycle's verdict
     (with its cycle) stands until the next cycle; an assessment only fills the gap."""
     assessed = [r for r in results if r.status.lower() in _ASSESSED]
-    subscriptions = sorted({VmId.parse(r.vm_id).subscription_id.lower() for r in assessed})
-    targets: dict[str, VmTarget] = {}
-    views: dict[str, VmView] = {}
-    for subscription in subscriptions:
-        targets.update((vm.key, vm) for vm in current.store.inventory(subscription))
-        views.update(current.store.vm_views(subscription))
+    vm_ids = [r.vm_id for r in assessed]
+    targets, views = inventoried(current.store, vm_ids), recorded_views(current.store, vm_ids)
     records = []
     for result in assessed:
         key = VmId.parse(result.vm_id).key

@@ -13,6 +13,7 @@ import azure.durable_functions as df
 
 from activities.deps import Deps, deps
 from activities.polling import CheckRound, check_round
+from activities.store_reads import inventoried
 from azure_io.compute_outcomes import OperationFailed, OperationKind, Started, Throttled
 from azure_io.patch_results import InstallRequest, InstallResult, failed_install
 from azure_io.rollout_records import OperationInFlight
@@ -126,9 +127,7 @@ def check_ondemand_installs(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _targets(current: Deps, request: OnDemandInstall) -> dict[str, VmTarget]:
     """The inventory's VM of each requested id; RequestError for one never discovered."""
-    known: dict[str, VmTarget] = {}
-    for subscription in {VmId.parse(vm).subscription_id.lower() for vm in request.vms}:
-        known.update((vm.key, vm) for vm in current.store.inventory(subscription))
+    known = inventoried(current.store, request.vms)
     targets: dict[str, VmTarget] = {}
     for index, vm in enumerate(request.vms):
         target = known.get(VmId.parse(vm).key)

@@ -7,7 +7,7 @@ upserts (an activity may run twice) and returns a small JSON answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -16,8 +16,7 @@ import azure.durable_functions as df
 
 from activities.deps import Deps, deps
 from activities.rollout_slots import batch_times, recorded_outcome
-from azure_io.patch_views import VmView
-from azure_io.ports import PatchStore
+from activities.store_reads import recorded_views
 from azure_io.rollout_records import PlanGroupRows
 from azure_io.settings import Settings
 from azure_io.table_rows import ComplianceRecord, CycleRecord
@@ -163,17 +162,6 @@ def inventory_targets(current: Deps) -> tuple[VmTarget, ...]:
         for subscription in current.settings.subscriptions
         for vm in current.store.inventory(subscription)
     )
-
-
-def recorded_views(store: PatchStore, vm_ids: Iterable[str]) -> dict[str, VmView]:
-    """The recorded views of every VM of the subscriptions of ``vm_ids``, by VM key: one
-    read per subscription instead of one per VM."""
-    subscriptions = sorted({VmId.parse(vm).subscription_id.lower() for vm in vm_ids})
-    return {
-        key: view
-        for subscription in subscriptions
-        for key, view in store.vm_views(subscription).items()
-    }
 
 
 def fleet_of(targets: tuple[VmTarget, ...], region_pairs: Mapping[str, str]) -> Fleet:

@@ -8,7 +8,6 @@ cycle's slot is never started again, so a redelivered activity installs nothing 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,12 +16,12 @@ import azure.durable_functions as df
 
 from activities.deps import Deps, deps
 from activities.polling import CheckRound, check_round
-from activities.rollout import recorded_views
 from activities.rollout_slots import (
     batch_assignments,
     finished_outcome,
     install_request,
 )
+from activities.store_reads import inventoried, recorded_views
 from azure_io.compute_outcomes import (
     HealthVerdict,
     OperationFailed,
@@ -61,7 +60,7 @@ def rollout_start_installs(payload: dict[str, Any]) -> dict[str, Any]:
     if payload["vms"] is not None:
         wanted = {vm.lower() for vm in payload["vms"]}
         assignments = [a for a in assignments if a.vm.lower() in wanted]
-    targets = _targets(current, (a.vm for a in assignments))
+    targets = inventoried(current.store, (a.vm for a in assignments))
     in_flight = {
         op.started.vm_id.lower(): op
         for op in current.store.operations(_INSTALL, vm_ids=[a.vm for a in assignments])
@@ -181,7 +180,7 @@ def rollout_record_installs(payload: dict[str, Any]) -> dict[str, int]:
     cycle_id = payload["cycle"]
     kind = ReleaseKind(payload["kind"])
     now = current.clock.now()
-    targets = _targets(current, [*payload["vms"], *payload["unfinished"]])
+    targets = inventoried(current.store, [*payload["vms"], *payload["unfinished"]])
     views = recorded_views(current.store, payload["vms"])
     records: list[ComplianceRecord] = []
     for vm in payload["vms"]:
@@ -203,18 +202,6 @@ def rollout_record_installs(payload: dict[str, Any]) -> dict[str, int]:
     current.store.record_compliance(records)
     current.store.finish_operations(OperationKey(vm, _INSTALL) for vm in payload["vms"])
     return {"recorded": len(records)}
-
-
-def _targets(current: Deps, vms: Iterable[str]) -> dict[str, VmTarget]:
-    """The inventory's VMs among `vms`, by key."""
-    wanted = {vm.lower() for vm in vms}
-    subscriptions = {VmId.parse(vm).subscription_id.lower() for vm in wanted}
-    return {
-        target.key: target
-        for subscription in sorted(subscriptions)
-        for target in current.store.inventory(subscription)
-        if target.key in wanted
-    }
 
 
 def _record_refusals(

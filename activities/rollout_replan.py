@@ -15,9 +15,9 @@ from activities.rollout import (
     phase_payloads,
     planned_cycle,
     planning_policy,
-    recorded_views,
 )
 from activities.rollout_slots import recorded_outcome
+from activities.store_reads import recorded_views
 from azure_io.rollout_records import PlanGroupRows
 from orchestrators.rollout_payloads import retry_group_id, retry_round_of
 from patching.fanout import group_assignments

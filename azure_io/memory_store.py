@@ -28,6 +28,7 @@ from azure_io.patch_views import (
     oldest_discovery,
     plan_group_summaries,
     planned_slots,
+    views_by_key,
     vm_view_from_entity,
 )
 from azure_io.rollout_records import (
@@ -76,7 +77,6 @@ from azure_io.table_rows import (
 from azure_io.wave_rows import wave_from_entity, wave_partition, wave_row_key, wave_rows
 from patching.assessment import Wave
 from patching.models import VmTarget
-from patching.resource_ids import VmId
 
 _Keys = tuple[str, str]
 # {PartitionKey: {RowKey: row}}; a partition left without rows is dropped.
@@ -278,12 +278,8 @@ class MemoryPatchStore:
 
     def vm_views(self, subscription_id: str) -> dict[str, VmView]:
         partition = subscription_partition(subscription_id)
-        with self._lock:
-            views = [
-                vm_view_from_entity(row)
-                for row in self._tables[VM_STATE_TABLE].get(partition, {}).values()
-            ]
-        return {VmId.parse(view.vm_id).key: view for view in views}
+        with self._lock:  # rows are merged in place: decode them under the lock
+            return views_by_key(self._tables[VM_STATE_TABLE].get(partition, {}).values())
 
     def compliance_counts(self, subscription: str | None = None) -> dict[str, dict[str, int]]:
         with self._lock:

@@ -65,6 +65,12 @@ def vm_view_from_entity(entity: Mapping[str, Any]) -> VmView:
     )
 
 
+def views_by_key(state_rows: Iterable[Mapping[str, Any]]) -> dict[str, VmView]:
+    """The views of VmPatchState rows, by VM key (``VmId.key``)."""
+    views = (vm_view_from_entity(row) for row in state_rows)
+    return {VmId.parse(view.vm_id).key: view for view in views}
+
+
 def history_since(now: datetime, days: int) -> datetime:
     """The start of a history of ``days`` (1-30) ending at ``now``."""
     if not 1 <= days <= HISTORY_DAYS:

@@ -37,6 +37,7 @@ from azure_io.patch_views import (
     oldest_discovery,
     plan_group_summaries,
     planned_slots,
+    views_by_key,
     vm_view_from_entity,
 )
 from azure_io.rollout_records import (
@@ -88,7 +89,6 @@ from azure_io.table_rows import (
 from azure_io.wave_rows import wave_from_entity, wave_partition, wave_row_key, wave_rows
 from patching.assessment import Wave
 from patching.models import VmTarget
-from patching.resource_ids import VmId
 
 # Rounds of read-and-write for VM state rows that other writers keep changing.
 STATE_WRITE_ATTEMPTS = 5
@@ -305,8 +305,7 @@ class PatchTables:
             "PartitionKey eq @partition",
             parameters={"partition": subscription_partition(subscription_id)},
         )
-        views = (vm_view_from_entity(row) for row in rows)
-        return {VmId.parse(view.vm_id).key: view for view in views}
+        return views_by_key(rows)
 
     def compliance_counts(self, subscription: str | None = None) -> dict[str, dict[str, int]]:
         table = self._service.get_table_client(VM_STATE_TABLE)
