@@ -51,6 +51,7 @@ def planned_cycle(release: dict[str, Any], settings: Settings) -> Cycle:
 def planning_policy(settings: Settings) -> PlanningPolicy:
     return PlanningPolicy(
         slot_minutes=settings.install_slot_minutes,
+        hotpatch_slot_minutes=settings.hotpatch_slot_minutes,
         default_window=settings.off_peak_window,
         health_gate_minutes=settings.health_gate_minutes,
     )

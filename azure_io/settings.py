@@ -14,7 +14,8 @@ it (or the parts they need) down.
 | PATCH_TABLES_CONNECTION_STRING | Table Storage connection string | none |
 | PATCH_TABLES_ACCOUNT_URL | Table Storage account URL (managed identity) | none |
 | PATCH_OFF_PEAK_WINDOW | default off-peak window HH:MM-HH:MM, may cross midnight | 22:00-06:00 |
-| PATCH_INSTALL_SLOT_MINUTES | length of an install slot, 15-240 | 90 |
+| PATCH_INSTALL_SLOT_MINUTES | install slot of a VM without install history, 30-235 | 90 |
+| PATCH_HOTPATCH_SLOT_MINUTES | that slot for a hotpatch VM in a hotpatch month, 30-235 | 30 |
 | PATCH_ASSESSMENT_INTERVAL_HOURS | age after which a VM is assessed again, 1-720 | 72 |
 | PATCH_PLANNED_BASELINE_MONTHS | planned baseline months, comma-separated 1-12 | 1,4,7,10 |
 | PATCH_HEALTH_GATE_MINUTES | health watch after a phase, 1-1440 | 30 |
@@ -76,6 +77,7 @@ class Settings:
     table_storage: TableStorage | None = None
     off_peak_window: OffPeakWindow = defaults.DEFAULT_WINDOW
     install_slot_minutes: int = defaults.SLOT_MINUTES
+    hotpatch_slot_minutes: int = defaults.HOTPATCH_SLOT_MINUTES
     assessment_interval_hours: int = defaults.ASSESSMENT_INTERVAL_HOURS
     planned_baseline_months: tuple[int, ...] = defaults.PLANNED_BASELINE_MONTHS
     health_gate_minutes: int = defaults.HEALTH_GATE_MINUTES
@@ -110,6 +112,11 @@ class Settings:
                 "PATCH_INSTALL_SLOT_MINUTES",
                 _int_in(defaults.SLOT_MINUTES_BOUNDS),
                 built.install_slot_minutes,
+            ),
+            hotpatch_slot_minutes=read(
+                "PATCH_HOTPATCH_SLOT_MINUTES",
+                _int_in(defaults.SLOT_MINUTES_BOUNDS),
+                built.hotpatch_slot_minutes,
             ),
             assessment_interval_hours=read(
                 "PATCH_ASSESSMENT_INTERVAL_HOURS",

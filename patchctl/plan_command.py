@@ -19,6 +19,7 @@ from patching.errors import BadInput
 from patching.models import Plan
 from patching.planfile import format_time, plan_to_json
 from patching.planner import PlanningPolicy, plan_cycle
+from patching.slots import SHORTEST_SLOT_MINUTES, short_window_skips
 from patching.windows import OffPeakWindow
 
 
@@ -30,6 +31,9 @@ def run(arguments: argparse.Namespace) -> int:
         f"{len(plan.skipped)} skipped; makespan {plan.makespan_hours} h "
         f"(lower bound {plan.lower_bound_hours} h) -> {arguments.out}"
     )
+    short = _short_windows(plan)
+    if short:
+        print(short)
     late = _late(plan)
     if late:
         print(
@@ -41,6 +45,16 @@ def run(arguments: argparse.Namespace) -> int:
 
 def _late(plan: Plan) -> int:
     return sum(1 for a in plan.assignments if a.end > plan.cycle.deadline)
+
+
+def _short_windows(plan: Plan) -> str | None:
+    count = short_window_skips(plan.skipped)
+    if not count:
+        return None
+    return (
+        f"{count} enrolled VMs skipped: their off-peak window is under "
+        f"{SHORTEST_SLOT_MINUTES} minutes, too short for an install."
+    )
 
 
 def run_demo(arguments: argparse.Namespace) -> int:
@@ -129,7 +143,12 @@ def _policy(arguments: argparse.Namespace, settings: Settings) -> PlanningPolicy
             window = OffPeakWindow.parse(window_flag)
         except ValueError as error:
             raise BadInput(f"--default-window: {error}") from error
-    return PlanningPolicy(slot_minutes=slot, default_window=window, health_gate_minutes=gate)
+    return PlanningPolicy(
+        slot_minutes=slot,
+        hotpatch_slot_minutes=settings.hotpatch_slot_minutes,
+        default_window=window,
+        health_gate_minutes=gate,
+    )
 
 
 def _flag(arguments: argparse.Namespace, name: str, default: Any) -> Any:
@@ -171,6 +190,9 @@ def summarise(plan: Plan) -> str:
     never = sum(1 for a in plan.assignments if a.exclude_kbs_requiring_reboot)
     if never:
         lines.append(f"{never} hotpatch VMs install without a reboot (rebootSetting Never).")
+    short = _short_windows(plan)
+    if short:
+        lines.append(short)
     if plan.skipped:
         lines.append("Skipped:")
         lines += [f"  {s.vm.rsplit('/', 1)[-1]}: {s.reason}" for s in plan.skipped]

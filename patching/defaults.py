@@ -25,7 +25,14 @@ class Bounds(NamedTuple):
 
 
 SLOT_MINUTES = 90
-SLOT_MINUTES_BOUNDS = Bounds(15, 240)
+HOTPATCH_SLOT_MINUTES = 30
+# Azure's limits on an install's maximumDuration: Windows keeps 10 minutes for a reboot and
+# starts nothing with under 25 left, so 30 is the shortest useful slot; 3 h 55 min is the
+# longest maintenance window Update Manager runs. Every slot, whatever sized it, keeps them.
+SLOT_MINUTES_BOUNDS = Bounds(30, 235)
+
+# A fleet file's per-VM expectedInstallMinutes: a minute to a day.
+EXPECTED_INSTALL_MINUTES_BOUNDS = Bounds(1, 1440)
 
 # At least a minute: phase k+1 starts after phase k ends (docs/CONTRACTS.md section 3, rule 6),
 # and a gate of no time at all would watch no health signal. At most a day.

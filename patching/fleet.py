@@ -20,6 +20,7 @@ from typing import Any
 
 import fastjsonschema
 
+from patching.defaults import EXPECTED_INSTALL_MINUTES_BOUNDS
 from patching.errors import BadInput
 from patching.models import OsType, PatchMode, PowerState, VmTarget, normalize_region
 from patching.regions import BUILTIN_REGIONS, RegionInfo, merge_regions
@@ -110,6 +111,11 @@ _VM = {
         "imageSku": {"type": "string", "pattern": _ID_VALUE},
         "patchMode": {"enum": [p.value for p in PatchMode]},
         "enableHotpatching": {"type": "boolean"},
+        "expectedInstallMinutes": {
+            "type": "integer",
+            "minimum": EXPECTED_INSTALL_MINUTES_BOUNDS.low,
+            "maximum": EXPECTED_INSTALL_MINUTES_BOUNDS.high,
+        },
         "timeZone": _PRINTABLE_STRING,
         "powerState": {"enum": [p.value for p in PowerState]},
         "tags": {
@@ -334,7 +340,13 @@ def _vm_target(index: int, raw: dict[str, Any], regions: Mapping[str, RegionInfo
         time_zone=raw.get("timeZone"),
         power_state=PowerState(raw.get("powerState", PowerState.RUNNING.value)),
         tags=tags,
+        # JSON Schema counts 40.0 as an integer; the target holds the int.
+        expected_install_minutes=_optional_int(raw.get("expectedInstallMinutes")),
     )
+
+
+def _optional_int(value: int | float | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def _check_sim_times(sim: Mapping[str, Any], where: str) -> None:

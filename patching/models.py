@@ -88,6 +88,9 @@ class VmTarget:
     time_zone: str | None = None
     power_state: PowerState = PowerState.RUNNING
     tags: Mapping[str, str] = field(default_factory=lambda: _frozen_tags(None))
+    # How long its installs usually take (learned from history, or the fleet file's
+    # expectedInstallMinutes); sizes its slot (`patching.slots`). None: no history.
+    expected_install_minutes: int | None = None
     vm_id: VmId = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -28,7 +28,7 @@ def plan_cycle(
     policy = policy or PlanningPolicy()
     released = cycle.release.released_at
     opens = max(released, check_in_range(now, "now")) if now is not None else released
-    workload = Workload(fleet, policy, opens)
+    workload = Workload(fleet, policy, opens, cycle.release.kind)
     start = minute_ceil(opens)
     bounds = workload.bounds()
 

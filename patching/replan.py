@@ -56,7 +56,7 @@ def replan(
     if not started:
         return plan_cycle(fleet, cycle, now=now, policy=policy)
 
-    workload = Workload(fleet, policy, min(cycle.release.released_at, now))
+    workload = Workload(fleet, policy, min(cycle.release.released_at, now), cycle.release.kind)
     jobs = {workload.targets[job.index].key: job for job in workload.jobs}
     unknown = sorted(by_key.keys() - jobs.keys())
     if unknown:

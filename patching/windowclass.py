@@ -1,4 +1,5 @@
-"""Window classes: VMs that share a time zone and an off-peak window share their occurrences.
+"""Window classes: VMs that share a time zone, an off-peak window and a slot length share
+their occurrences.
 
 The planner works in whole minutes since the Unix epoch; a fleet has few distinct
 classes, so occurrences are computed once per class, not once per VM.
@@ -30,14 +31,14 @@ def from_minute(minute: int) -> datetime:
 
 class WindowClass:
     """The occurrences, in epoch minutes, of one window in one zone, produced on demand, and
-    the install slot its VMs get: the planned slot, or the whole window when it is shorter."""
+    the length of the install slot its VMs get (`patching.slots`)."""
 
     __slots__ = ("_next_day", "occurrences", "slot", "window", "zone")
 
     def __init__(self, zone: ZoneInfo, window: OffPeakWindow, since: datetime, slot: int) -> None:
         self.zone = zone
         self.window = window
-        self.slot = min(slot, window.nominal_minutes)
+        self.slot = slot
         self.occurrences: list[tuple[int, int]] = []
         self._next_day = since.astimezone(zone).date() - timedelta(days=1)
 

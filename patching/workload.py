@@ -15,9 +15,10 @@ from patching import defaults
 from patching.bounds import RegionBound, region_chains
 from patching.errors import BadInput
 from patching.fleet import Fleet
-from patching.models import Skip, VmTarget
+from patching.models import ReleaseKind, Skip, VmTarget
 from patching.policy import skip_reason
 from patching.scheduling import TACTICS, FixedSlot, Job, RegionScheduler, Tactics
+from patching.slots import short_window_reason, slot_minutes
 from patching.timezones import vm_zone
 from patching.windowclass import WindowClass
 from patching.windows import OffPeakWindow
@@ -28,10 +29,11 @@ class PolicyError(BadInput):
 
 
 class _ClassKey(NamedTuple):
-    """VMs with the same zone and window share a window class."""
+    """VMs with the same zone, window and slot length share a window class."""
 
     zone: str
     window: str
+    slot: int
 
 
 class _ScheduleKey(NamedTuple):
@@ -47,14 +49,15 @@ class PlanningPolicy:
     """The knobs of a plan; the availability rules themselves are fixed."""
 
     slot_minutes: int = defaults.SLOT_MINUTES
+    hotpatch_slot_minutes: int = defaults.HOTPATCH_SLOT_MINUTES
     default_window: OffPeakWindow = defaults.DEFAULT_WINDOW
     health_gate_minutes: int = defaults.HEALTH_GATE_MINUTES
 
     def __post_init__(self) -> None:
-        if self.slot_minutes not in defaults.SLOT_MINUTES_BOUNDS:
-            raise PolicyError(
-                f"slot_minutes {self.slot_minutes} is outside {defaults.SLOT_MINUTES_BOUNDS}"
-            )
+        for name in ("slot_minutes", "hotpatch_slot_minutes"):
+            value = getattr(self, name)
+            if value not in defaults.SLOT_MINUTES_BOUNDS:
+                raise PolicyError(f"{name} {value} is outside {defaults.SLOT_MINUTES_BOUNDS}")
         if self.health_gate_minutes not in defaults.HEALTH_GATE_MINUTES_BOUNDS:
             raise PolicyError(
                 f"health_gate_minutes {self.health_gate_minutes} is outside "
@@ -63,9 +66,12 @@ class PlanningPolicy:
 
 
 class Workload:
-    """The enrolled VMs of a fleet as scheduler jobs, grouped by region, with their windows."""
+    """The enrolled VMs of a fleet as scheduler jobs, grouped by region, with their windows
+    and slots (sized for the release's kind)."""
 
-    def __init__(self, fleet: Fleet, policy: PlanningPolicy, since: datetime) -> None:
+    def __init__(
+        self, fleet: Fleet, policy: PlanningPolicy, since: datetime, kind: ReleaseKind
+    ) -> None:
         self.policy = policy
         self.targets: list[VmTarget] = []
         self.jobs: list[Job] = []
@@ -87,16 +93,26 @@ class Workload:
             if reason is not None:
                 self.skipped.append(Skip(vm.id, reason))
                 continue
+            slot = slot_minutes(
+                vm,
+                kind,
+                window,
+                install_slot=policy.slot_minutes,
+                hotpatch_slot=policy.hotpatch_slot_minutes,
+            )
+            if slot is None:
+                self.skipped.append(Skip(vm.id, short_window_reason(window)))
+                continue
             zone = vm_zone(
                 windows_id=vm.time_zone,
                 tag_zone=vm.tags.get("timeZone"),
                 region=vm.region,
                 regions=fleet.regions,
             )
-            key = _ClassKey(zone.key, str(window))
+            key = _ClassKey(zone.key, str(window), slot)
             if key not in class_index:
                 class_index[key] = len(self.classes)
-                self.classes.append(WindowClass(zone, window, since, policy.slot_minutes))
+                self.classes.append(WindowClass(zone, window, since, slot))
             job = Job(
                 index=len(self.targets),
                 subscription=vm.subscription_id,
@@ -123,7 +139,12 @@ class Workload:
     def bounds(self) -> dict[str, RegionBound]:
         return {
             region: RegionBound(
-                region_chains(jobs, self.batch_sizes[region], self.set_sizes[region]),
+                region_chains(
+                    jobs,
+                    self.batch_sizes[region],
+                    self.set_sizes[region],
+                    [c.slot for c in self.classes],
+                ),
                 self.classes,
             )
             for region, jobs in self.jobs_by_region.items()

@@ -21,6 +21,7 @@ def test_defaults() -> None:
     assert settings.table_storage is None
     assert settings.off_peak_window == OffPeakWindow.parse("22:00-06:00")
     assert settings.install_slot_minutes == 90
+    assert settings.hotpatch_slot_minutes == 30
     assert settings.assessment_interval_hours == 72
     assert settings.planned_baseline_months == (1, 4, 7, 10)
     assert settings.health_gate_minutes == 30
@@ -43,6 +44,7 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
             "PATCH_TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
             "PATCH_OFF_PEAK_WINDOW": "01:00-05:30",
             "PATCH_INSTALL_SLOT_MINUTES": "120",
+            "PATCH_HOTPATCH_SLOT_MINUTES": "45",
             "PATCH_ASSESSMENT_INTERVAL_HOURS": "24",
             "PATCH_PLANNED_BASELINE_MONTHS": "10,1",
             "PATCH_HEALTH_GATE_MINUTES": "1",
@@ -59,6 +61,7 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
         table_storage=TableStorage(connection_string="UseDevelopmentStorage=true"),
         off_peak_window=OffPeakWindow.parse("01:00-05:30"),
         install_slot_minutes=120,
+        hotpatch_slot_minutes=45,
         assessment_interval_hours=24,
         planned_baseline_months=(1, 10),
         health_gate_minutes=1,
@@ -85,7 +88,12 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
         ("PATCH_OFF_PEAK_WINDOW", "22-06", "HH:MM-HH:MM"),
         ("PATCH_OFF_PEAK_WINDOW", "24:00-06:00", "HH:MM-HH:MM"),
         ("PATCH_OFF_PEAK_WINDOW", "02:00-02:00", "same time"),
-        ("PATCH_INSTALL_SLOT_MINUTES", "10", "outside 15 to 240"),
+        ("PATCH_INSTALL_SLOT_MINUTES", "10", "outside 30 to 235"),
+        ("PATCH_INSTALL_SLOT_MINUTES", "29", "outside 30 to 235"),
+        ("PATCH_INSTALL_SLOT_MINUTES", "240", "outside 30 to 235"),
+        ("PATCH_HOTPATCH_SLOT_MINUTES", "15", "outside 30 to 235"),
+        ("PATCH_HOTPATCH_SLOT_MINUTES", "236", "outside 30 to 235"),
+        ("PATCH_HOTPATCH_SLOT_MINUTES", "half", "not a whole number"),
         ("PATCH_INSTALL_SLOT_MINUTES", "1.5", "not a whole number"),
         ("PATCH_ASSESSMENT_INTERVAL_HOURS", "0", "outside 1 to 720"),
         ("PATCH_PLANNED_BASELINE_MONTHS", "1,13", "not a month"),

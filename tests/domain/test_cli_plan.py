@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from patchctl.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = Path(__file__).parent / "data" / "fleet-small.json"
+MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -235,3 +237,31 @@ def test_python_dash_m_patchctl_plans_and_refuses_a_closed_stdout(fleet_path, tm
     assert Counter(a["vm"] for a in plan["assignments"]) + Counter(
         s["vm"] for s in plan["skipped"]
     ) == Counter(fleet_ids(fleet_path))
+
+
+def test_plan_counts_the_vms_whose_window_is_too_short(patchctl, fleet_path, tmp_path):
+    document = json.loads(fleet_path.read_text(encoding="utf-8"))
+    out = tmp_path / "plan.json"
+    done = patchctl("plan", "--fleet", fleet_path, "--cycle", "2026-12", "--out", out)
+    assert "too short for an install" not in done.stdout
+    short = [vm for vm in document["vms"] if vm["patchMode"] == "AutomaticByPlatform"][:2]
+    for vm in short:
+        vm.setdefault("tags", {})["patchWindow"] = "22:00-22:20"
+    fleet_path.write_text(json.dumps(document), encoding="utf-8")
+    done = patchctl("plan", "--fleet", fleet_path, "--cycle", "2026-12", "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "2 enrolled VMs skipped: their off-peak window is under 30 minutes, "
+        "too short for an install."
+    ) in done.stdout.splitlines()
+    plan = json.loads(out.read_text(encoding="utf-8"))
+    reasons = {s["vm"]: s["reason"] for s in plan["skipped"]}
+    for vm in short:
+        assert reasons[vm["id"]] == (
+            "off-peak window 22:00-22:20 is 20 minutes; an install needs at least 30"
+        )
+    lengths = {
+        (datetime.fromisoformat(a["end"]) - datetime.fromisoformat(a["start"])) // MINUTE
+        for a in plan["assignments"]
+    }
+    assert lengths and all(30 <= minutes <= 235 for minutes in lengths)

@@ -214,3 +214,32 @@ def test_simulator_times_outside_the_calendar_are_refused(sim, field):
     message = refused(document(raw_vm(sim=sim)))
     assert f"vms[0].sim.{field}" in message
     assert "2000 to 9998" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0, "bigger than or equal to 1"),
+        (1441, "smaller than or equal to 1440"),
+        ("40", "must be integer"),
+        (True, "must be integer"),
+        (12.5, "must be integer"),
+        (None, "must be integer"),
+    ],
+)
+def test_an_expected_install_duration_is_a_whole_number_of_minutes_up_to_a_day(value, expected):
+    message = refused(document(raw_vm(expectedInstallMinutes=value)))
+    assert message.startswith("vms[0].expectedInstallMinutes")
+    assert expected in message
+
+
+def test_an_expected_install_duration_reaches_the_target_as_an_int():
+    vms = [
+        raw_vm(expectedInstallMinutes=1),
+        raw_vm("vm-2"),
+        raw_vm("vm-3", expectedInstallMinutes=1440.0),
+    ]
+    fleet = parse_fleet(document(*vms))
+    minutes = [vm.expected_install_minutes for vm in fleet.vms]
+    assert minutes == [1, None, 1440]
+    assert all(type(m) is int for m in minutes if m is not None)

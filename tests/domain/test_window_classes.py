@@ -89,17 +89,3 @@ def test_the_short_spring_forward_night_is_an_hour_shorter():
     windows = night_class("America/Los_Angeles", since=utc(2026, 3, 7, 12))
     lengths = [closes - opens for opens, closes in (windows.occurrence(i) for i in range(4))]
     assert lengths == [8 * 60, 7 * 60, 8 * 60, 8 * 60]
-
-
-@pytest.mark.parametrize(
-    ("window", "planned", "slot"),
-    [
-        ("22:00-06:00", 90, 90),
-        ("01:00-02:30", 90, 90),
-        ("01:00-01:45", 90, 45),
-        ("23:50-00:10", 90, 20),
-    ],
-)
-def test_the_slot_is_the_planned_one_or_the_whole_window_when_shorter(window, planned, slot):
-    windows = WindowClass(ZoneInfo("UTC"), OffPeakWindow.parse(window), utc(2026, 1, 10), planned)
-    assert windows.slot == slot

@@ -464,3 +464,16 @@ def test_assessment_and_install_do_not_run_at_once_on_a_vm(simulate, clock):
     assert assessment.result().status == "Succeeded"
     client.virtual_machines.begin_install_patches("rg-app", "web-01", _windows())
     assert sim.state.vm(VM).install_in_progress is True
+
+
+def test_an_expected_install_duration_is_the_planners_and_changes_nothing_here(simulate, clock):
+    # The fleet file's expectedInstallMinutes sizes the slot; sim.installMinutes is what runs.
+    vm = windows_vm(
+        "web-01", expectedInstallMinutes=5, sim={"installMinutes": 40, "availablePatches": PATCHES}
+    )
+    sim = simulate(fleet_of(vm))
+    poller = compute(sim).virtual_machines.begin_install_patches("rg-app", "web-01", _windows())
+    clock.advance(timedelta(minutes=39))
+    assert poller.status() == "InProgress"
+    clock.advance(timedelta(minutes=1))
+    assert poller.result().status == "Succeeded"

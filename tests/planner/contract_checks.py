@@ -7,6 +7,7 @@ minute in the VM's local wall-clock time, concurrency by pairwise overlap.
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,29 @@ def _t(text: str) -> datetime:
 
 def _minutes(hhmm: str) -> int:
     return int(hhmm[:2]) * 60 + int(hhmm[3:])
+
+
+# Azure's limits on maximumDuration (section 3: a window under the shortest is a skip).
+SHORTEST_SLOT, LONGEST_SLOT = 30, 235
+
+
+def window_minutes(window: str) -> int:
+    span = _minutes(window[6:]) - _minutes(window[:5])
+    return span if span > 0 else span + 24 * 60
+
+
+def planned_slot_minutes(
+    vm: dict[str, Any], window: str, *, hotpatch_month: bool, install: int, hotpatch: int
+) -> int:
+    """docs/PLANNER.md section 1: the slot an enrolled VM's install gets."""
+    expected = vm.get("expectedInstallMinutes")
+    if expected is not None:
+        wanted = 5 * math.ceil(max(expected + 10, expected * 1.25) / 5)
+    elif hotpatch_month and vm.get("enableHotpatching", False) and vm["osType"] == "Windows":
+        wanted = hotpatch
+    else:
+        wanted = install
+    return min(max(wanted, SHORTEST_SLOT), LONGEST_SLOT, window_minutes(window))
 
 
 def _region_table(fleet: dict[str, Any]) -> dict[str, tuple[str | None, str]]:
@@ -69,8 +93,13 @@ def check_plan(
     *,
     default_window: str = "22:00-06:00",
     expect_deadline: bool = True,
+    slot_knobs: tuple[int, int] | None = None,
 ) -> None:
-    """Raise AssertionError naming the first broken rule."""
+    """Raise AssertionError naming the first broken rule.
+
+    `slot_knobs`, the (install, hotpatch) slot minutes the plan was made with: when given,
+    every slot's length (its maximumDuration) must be the one docs/PLANNER.md says.
+    """
     table = _region_table(fleet)
     vms = {vm["id"].lower(): vm for vm in fleet["vms"]}
     assigned = {a["vm"].lower(): a for a in plan["assignments"]}
@@ -81,7 +110,13 @@ def check_plan(
     assert assigned.keys() | skipped.keys() == vms.keys(), "not every VM appears exactly once"
     for key, skip in skipped.items():
         assert skip["reason"], f"{key} skipped without a reason"
-        assert vms[key]["patchMode"] != "AutomaticByPlatform", f"{key} is enrolled, not skipped"
+        if vms[key]["patchMode"] == "AutomaticByPlatform":
+            window = vms[key].get("tags", {}).get("patchWindow", default_window)
+            minutes = window_minutes(window)
+            assert minutes < SHORTEST_SLOT, f"{key} is enrolled, not skipped"
+            assert f"{window} is {minutes} minutes" in skip["reason"], (
+                f"{key} is skipped for its short window without saying so"
+            )
     for key in assigned:
         assert vms[key]["patchMode"] == "AutomaticByPlatform", f"{key} is not enrolled"
 
@@ -106,6 +141,18 @@ def check_plan(
             kind == "hotpatch" and vm.get("enableHotpatching", False) and vm["osType"] == "Windows"
         )
         assert a["rebootSetting"] == ("Never" if hotpatch else "IfRequired"), f"rule 7: {key}"
+        if slot_knobs is not None:
+            length = (end - start) // timedelta(minutes=1)
+            assert SHORTEST_SLOT <= length <= LONGEST_SLOT, f"maximumDuration: {key} {length} min"
+            install, hotpatch_slot = slot_knobs
+            wanted = planned_slot_minutes(
+                vm,
+                window,
+                hotpatch_month=kind == "hotpatch",
+                install=install,
+                hotpatch=hotpatch_slot,
+            )
+            assert length == wanted, f"slot rule: {key} has {length} min, not {wanted}"
         assert a["excludeKbsRequiringReboot"] is hotpatch, f"rule 7: {key}"
         assert sorted(a["classifications"]) == ["Critical", "Security"], f"rule 7: {key}"
 

@@ -38,6 +38,9 @@ TIGHT_WINDOWS = (
     "01:30-03:00",
     "00:15-04:45",
     "02:00-02:45",
+    # Too short for an install: the VM is skipped with that reason.
+    "03:00-03:20",
+    "23:55-00:15",
 )
 GENEROUS_WINDOWS = (None, "22:00-06:00", "20:00-04:00", "18:30-05:15")
 
@@ -77,6 +80,9 @@ def fleets(draw: st.DrawFn, *, max_vms: int = 90, generous: bool = False) -> dic
         window = draw(st.sampled_from(windows))
         if window:
             vm["tags"] = {"patchWindow": window}
+        # Some VMs have an install history: slots of mixed lengths, up to the longest.
+        if draw(st.integers(0, 2)) == 0:
+            vm["expectedInstallMinutes"] = draw(st.integers(1, 240))
         return vm
 
     while len(vms) < budget:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -39,6 +40,7 @@ FLEET: dict[str, Any] = {
         _vm("w1", "westus", enableHotpatching=True),
         _vm("w2", "westus"),
         _vm("manual", "westus", patchMode="Manual"),
+        _vm("short", "westus", tags={"patchWindow": "02:00-02:20"}),
     ],
 }
 
@@ -52,11 +54,19 @@ def _slot(plan: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _same_time(first: str, second: str) -> Callable[[dict[str, Any]], None]:
+    """Move the second VM's slot, as long as it was, to start with the first's."""
+
     def mutate(plan: dict[str, Any]) -> None:
-        _slot(plan, second)["start"] = _slot(plan, first)["start"]
-        _slot(plan, second)["end"] = _slot(plan, first)["end"]
+        moved = _slot(plan, second)
+        length = datetime.fromisoformat(moved["end"]) - datetime.fromisoformat(moved["start"])
+        moved["start"] = _slot(plan, first)["start"]
+        moved["end"] = _text(datetime.fromisoformat(moved["start"]) + length)
 
     return mutate
+
+
+def _text(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _set(name: str, field: str, value: Any) -> Callable[[dict[str, Any]], None]:
@@ -68,6 +78,20 @@ def _set(name: str, field: str, value: Any) -> Callable[[dict[str, Any]], None]:
 
 def _drop_skipped(plan: dict[str, Any]) -> None:
     plan["skipped"].clear()
+
+
+def _skip_enrolled(plan: dict[str, Any]) -> None:
+    slot = _slot(plan, "w2")
+    plan["assignments"].remove(slot)
+    plan["skipped"].append({"vm": slot["vm"], "reason": "busy"})
+
+
+def _lasting(name: str, minutes: int) -> Callable[[dict[str, Any]], None]:
+    def mutate(plan: dict[str, Any]) -> None:
+        slot = _slot(plan, name)
+        slot["end"] = _text(datetime.fromisoformat(slot["start"]) + timedelta(minutes=minutes))
+
+    return mutate
 
 
 def _merge_pair_phases(plan: dict[str, Any]) -> None:
@@ -88,11 +112,14 @@ MUTATIONS = {
     "rule 6": _merge_pair_phases,
     "rule 7": _set("w1", "rebootSetting", "IfRequired"),
     "exactly once": _drop_skipped,
+    "enrolled, not skipped": _skip_enrolled,
+    "slot rule": _lasting("w2", 60),
+    "maximumDuration": _lasting("w1", 20),
 }
 
 
 def test_the_untouched_plan_passes() -> None:
-    check_plan(FLEET, _plan())
+    check_plan(FLEET, _plan(), slot_knobs=(90, 30))
 
 
 @pytest.mark.parametrize("rule", sorted(MUTATIONS))
@@ -100,4 +127,4 @@ def test_each_broken_rule_is_caught(rule: str) -> None:
     plan = copy.deepcopy(_plan())
     MUTATIONS[rule](plan)
     with pytest.raises(AssertionError, match=rule):
-        check_plan(FLEET, plan)
+        check_plan(FLEET, plan, slot_knobs=(90, 30))

@@ -28,7 +28,9 @@ def _plan(document: dict[str, Any], cycle_id: str, kind: ReleaseKind | None) -> 
 def test_every_rule_holds_for_any_fleet(
     document: dict[str, Any], cycle_id: str, kind: ReleaseKind | None
 ) -> None:
-    check_plan(document, _plan(document, cycle_id, kind), expect_deadline=False)
+    check_plan(
+        document, _plan(document, cycle_id, kind), expect_deadline=False, slot_knobs=(90, 30)
+    )
 
 
 @SETTINGS
@@ -36,7 +38,7 @@ def test_every_rule_holds_for_any_fleet(
 def test_fleets_with_room_finish_before_the_deadline(
     document: dict[str, Any], cycle_id: str, kind: ReleaseKind | None
 ) -> None:
-    check_plan(document, _plan(document, cycle_id, kind), expect_deadline=True)
+    check_plan(document, _plan(document, cycle_id, kind), expect_deadline=True, slot_knobs=(90, 30))
 
 
 @settings(max_examples=25, deadline=None)

@@ -3,6 +3,7 @@ fleets, and schedules that are optimal where the optimum is plain to see."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ SUB = "00000001-0000-4000-8000-000000000001"
 def test_typical_fleets_are_patched_within_a_week_and_near_the_bound(vms: int, seed: int) -> None:
     document = generate_fleet(vms, seed=seed)
     plan = plan_cycle(parse_fleet(document), make_cycle("2026-12"))
-    check_plan(document, plan_to_json(plan))
+    check_plan(document, plan_to_json(plan), slot_knobs=(90, 30))
     assert plan.makespan_hours <= 7 * 24
     assert plan.makespan_hours <= 1.25 * plan.lower_bound_hours
 
@@ -40,7 +41,7 @@ def _vm(name: str, **extra: Any) -> dict[str, Any]:
 def _plan(vms: list[dict[str, Any]]) -> dict[str, Any]:
     document = {"version": 1, "vms": vms}
     plan = plan_to_json(plan_cycle(parse_fleet(document), make_cycle("2026-12")))
-    check_plan(document, plan)
+    check_plan(document, plan, slot_knobs=(90, 30))
     return plan
 
 
@@ -86,3 +87,48 @@ def test_a_window_shorter_than_the_slot_gets_a_slot_as_long_as_the_window() -> N
     [slot] = plan["assignments"]
     assert plan["skipped"] == []
     assert (slot["start"][11:], slot["end"][11:]) == ("01:00:00Z", "01:45:00Z")
+
+
+def test_a_window_too_short_for_an_install_skips_only_that_vm() -> None:
+    plan = _plan(
+        [
+            _vm("tiny", tags={"timeZone": "UTC", "patchWindow": "01:00-01:25"}),
+            _vm("roomy"),
+        ]
+    )
+    assert [a["vm"].rsplit("/", 1)[-1] for a in plan["assignments"]] == ["roomy"]
+    assert [s["reason"] for s in plan["skipped"]] == [
+        "off-peak window 01:00-01:25 is 25 minutes; an install needs at least 30"
+    ]
+
+
+def test_hotpatch_vms_in_a_hotpatch_month_take_half_hour_rounds() -> None:
+    # The set of 15 (cap 3) needs its 6 rounds, as above, but each round is the hotpatch slot.
+    set_id = (
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/availabilitySets/hot"
+    )
+    vms = [
+        _vm(f"hot{i}", osType="Windows", enableHotpatching=True, availabilitySet=set_id,
+            updateDomain=i % 3)
+        for i in range(15)
+    ]  # fmt: skip
+    plan = _plan(vms)
+    assert _rounds(plan) == 6
+    assert plan["makespanHours"] == plan["lowerBoundHours"]
+    assert _busy_minutes(plan) == 6 * 30
+
+
+def test_learned_durations_size_each_slot_and_the_bound_follows() -> None:
+    # One subscription of 5 (one at a time): installs of 40 and 100 minutes get 50 and 125.
+    vms = [_vm(f"quick{i}", expectedInstallMinutes=40) for i in range(3)]
+    vms += [_vm(f"slow{i}", expectedInstallMinutes=100) for i in range(2)]
+    plan = _plan(vms)
+    assert plan["makespanHours"] == plan["lowerBoundHours"]
+    assert _busy_minutes(plan) == 3 * 50 + 2 * 125
+
+
+def _busy_minutes(plan: dict[str, Any]) -> int:
+    """From the first slot's start to the last one's end (the window opens after the release)."""
+    first = min(datetime.fromisoformat(a["start"]) for a in plan["assignments"])
+    last = max(datetime.fromisoformat(a["end"]) for a in plan["assignments"])
+    return (last - first) // timedelta(minutes=1)

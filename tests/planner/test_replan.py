@@ -38,7 +38,7 @@ def test_missed_vms_get_later_slots_and_nothing_that_ran_moves(
 
     result = plan_to_json(replan(plan, fleet, now=now, missed=[a.vm for a in missed]))
 
-    check_plan(document, result, expect_deadline=False)
+    check_plan(document, result, expect_deadline=False, slot_knobs=(90, 30))
     after = {a["vm"].lower(): a for a in result["assignments"]}
     before = {a["vm"].lower(): a for a in plan_to_json_assignments(plan)}
     for key, old in before.items():
@@ -83,7 +83,7 @@ def test_a_vm_missed_in_a_finished_phase_goes_to_a_retry_phase_at_the_end() -> N
 
     result = plan_to_json(replan(plan, fleet, now=now, missed=[canary.vm]))
 
-    check_plan(document, result, expect_deadline=False)
+    check_plan(document, result, expect_deadline=False, slot_knobs=(90, 30))
     retry = result["phases"][-1]
     assert retry["retry"] is True and retry["regions"] == ["swedencentral"]
     moved = next(a for a in result["assignments"] if a["vm"] == canary.vm)
@@ -100,7 +100,7 @@ def test_a_vm_missed_in_the_phase_in_progress_stays_in_it_and_later_phases_follo
 
     result = plan_to_json(replan(plan, fleet, now=now, missed=[first_of_phase_1.vm]))
 
-    check_plan(document, result, expect_deadline=False)
+    check_plan(document, result, expect_deadline=False, slot_knobs=(90, 30))
     moved = next(a for a in result["assignments"] if a["vm"] == first_of_phase_1.vm)
     assert moved["phase"] == 1
     assert not any(p.get("retry") for p in result["phases"])
