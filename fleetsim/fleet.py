@@ -67,6 +67,7 @@ class VmSpec:
     power_state: str = "running"
     tags: Mapping[str, str] = field(default_factory=dict)
     install_minutes: float = 0.0
+    hotpatch_install_minutes: float = 0.0
     assess_minutes: float = 1.0
     install_fails: bool = False
     unhealthy_after_install: bool = False
@@ -114,6 +115,12 @@ def default_install_minutes(vm_id: str) -> int:
     """A realistic, deterministic install duration per VM: 15 to 70 minutes."""
     digest = hashlib.sha256(vm_id.lower().encode()).digest()
     return 15 + int.from_bytes(digest[:4], "big") % 56
+
+
+def default_hotpatch_install_minutes(vm_id: str) -> int:
+    """A hotpatch install (no reboot, reboot-needing KBs excluded) per VM: 3 to 12 minutes."""
+    digest = hashlib.sha256(vm_id.lower().encode()).digest()
+    return 3 + int.from_bytes(digest[4:8], "big") % 10
 
 
 def parse_time(value: Any, where: str) -> datetime:
@@ -188,6 +195,9 @@ def _parse_vm(vm: Mapping[str, Any], where: str) -> VmSpec:
         power_state=vm.get("powerState", "running"),
         tags=dict(vm.get("tags", {})),
         install_minutes=float(sim.get("installMinutes", default_install_minutes(vm_id))),
+        hotpatch_install_minutes=float(
+            sim.get("hotpatchInstallMinutes", default_hotpatch_install_minutes(vm_id))
+        ),
         assess_minutes=float(sim.get("assessMinutes", 1)),
         install_fails=sim.get("installFails", False),
         unhealthy_after_install=sim.get("unhealthyAfterInstall", False),

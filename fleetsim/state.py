@@ -299,10 +299,15 @@ class FleetState:
                 raise self._conflict(vm, INSTALL, INSTALL)
             if vm.running_assessments:
                 raise self._conflict(vm, INSTALL, ASSESS)
+            # A hotpatch install (reboot-needing KBs left out) takes minutes, not the full
+            # install's time.
+            hotpatch_only = vm.enable_hotpatching and request.exclude_kbs_requiring_reboot
             outcome = plan_install(
                 self.missing_patches(vm),
                 request,
-                install_minutes=vm.spec.install_minutes,
+                install_minutes=vm.spec.hotpatch_install_minutes
+                if hotpatch_only
+                else vm.spec.install_minutes,
                 fails=vm.spec.install_fails,
                 reboot_pending_before=vm.reboot_pending,
                 deallocated_after=vm.next_deallocation(now),

@@ -87,6 +87,7 @@ _VM_SIM = {
     "additionalProperties": False,
     "properties": {
         "installMinutes": _SIM_MINUTES,
+        "hotpatchInstallMinutes": _SIM_MINUTES,
         "assessMinutes": _SIM_MINUTES,
         "installFails": {"type": "boolean"},
         "unhealthyAfterInstall": {"type": "boolean"},

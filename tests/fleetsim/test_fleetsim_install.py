@@ -9,7 +9,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from fleetsim_helpers import compute, fleet_of, linux_vm, vm_id, windows_vm
 
-from fleetsim.fleet import default_install_minutes
+from fleetsim.fleet import default_hotpatch_install_minutes, default_install_minutes
 
 PATCHES = [
     {"kbId": "1000001", "name": "Hotpatch", "classifications": ["Security"],
@@ -268,22 +268,48 @@ def test_linux_classifications_and_package_masks(simulate, clock):
     assert sim.state.vm(vm_id("db-01")).installed_kbs == ("curl", "openssl")
 
 
-def test_default_install_minutes_are_a_deterministic_spread(simulate, clock):
-    sim = simulate(fleet_of(*(windows_vm(f"vm-{i}", sim={}) for i in range(12))))
+def _minutes_to_finish(sim, clock, names: list[str], body: dict[str, Any]) -> dict[str, int]:
     client = compute(sim)
-    body = _windows("Never", excludeKbsRequiringReboot=True)
-    for i in range(12):
-        client.virtual_machines.begin_install_patches("rg-app", f"vm-{i}", body)
-    finished_after: dict[int, int] = {}
+    for name in names:
+        client.virtual_machines.begin_install_patches("rg-app", name, body)
+    finished_after: dict[str, int] = {}
     for minute in range(1, 71):
         clock.advance(timedelta(minutes=1))
-        for i in range(12):
-            if i not in finished_after and not sim.state.vm(vm_id(f"vm-{i}")).install_in_progress:
-                finished_after[i] = minute
+        for name in names:
+            if name not in finished_after and not sim.state.vm(vm_id(name)).install_in_progress:
+                finished_after[name] = minute
+    return finished_after
+
+
+@pytest.mark.parametrize("hotpatching", [False, True])
+def test_default_install_minutes_are_a_deterministic_spread(simulate, clock, hotpatching):
+    names = [f"vm-{i}" for i in range(12)]
+    vms = (windows_vm(name, enableHotpatching=hotpatching, sim={}) for name in names)
+    sim = simulate(fleet_of(*vms))
+    body = _windows("IfRequired")
+    finished_after = _minutes_to_finish(sim, clock, names, body)
     assert len(finished_after) == 12
     assert all(15 <= minutes <= 70 for minutes in finished_after.values())
     assert len(set(finished_after.values())) >= 6
-    assert finished_after[0] == default_install_minutes(vm_id("vm-0"))
+    assert finished_after["vm-0"] == default_install_minutes(vm_id("vm-0"))
+
+
+def test_a_hotpatch_install_takes_minutes_and_a_full_one_its_install_time(simulate, clock):
+    names = [f"vm-{i}" for i in range(12)]
+    sim = simulate(fleet_of(*(windows_vm(name, sim={}) for name in names)))
+    hotpatch = _windows("Never", excludeKbsRequiringReboot=True)
+    finished_after = _minutes_to_finish(sim, clock, names, hotpatch)
+    assert len(finished_after) == 12
+    assert all(3 <= minutes <= 12 for minutes in finished_after.values())
+    assert len(set(finished_after.values())) >= 4
+    assert finished_after["vm-0"] == default_hotpatch_install_minutes(vm_id("vm-0"))
+    # The same request on a VM not enabled for hotpatching is a full install.
+    plain = simulate(fleet_of(windows_vm("old", enableHotpatching=False, sim={})))
+    assert _minutes_to_finish(plain, clock, ["old"], hotpatch)["old"] == default_install_minutes(
+        vm_id("old")
+    )
+    given = simulate(fleet_of(windows_vm("set", sim={"hotpatchInstallMinutes": 7})))
+    assert _minutes_to_finish(given, clock, ["set"], hotpatch) == {"set": 7}
 
 
 def test_invalid_requests_and_concurrent_installs(simulate, clock):

@@ -81,7 +81,7 @@ def test_assess_poller_to_completion_gives_every_field(simulate, clock):
 
 
 def test_poller_waits_for_the_clock_over_https(serve, clock):
-    sim = serve(fleet_of(windows_vm("web-01", sim={"installMinutes": 45})))
+    sim = serve(fleet_of(windows_vm("web-01", sim={"hotpatchInstallMinutes": 45})))
     poller = compute(sim).virtual_machines.begin_install_patches(
         "rg-app", "web-01", HOTPATCH_INSTALL
     )
@@ -95,7 +95,7 @@ def test_poller_waits_for_the_clock_over_https(serve, clock):
 
 
 def test_install_in_progress_until_its_minutes_have_passed(simulate, clock):
-    sim = simulate(fleet_of(windows_vm("web-01", sim={"installMinutes": 40})))
+    sim = simulate(fleet_of(windows_vm("web-01", sim={"hotpatchInstallMinutes": 40})))
     client = compute(sim)
     poller = client.virtual_machines.begin_install_patches("rg-app", "web-01", HOTPATCH_INSTALL)
     clock.advance(timedelta(minutes=39, seconds=59))
