@@ -25,6 +25,7 @@ from patching.calendar import cycle_id_of, make_cycle
 from patching.fanout import group_assignments
 from patching.fleet import Fleet
 from patching.gate import phase_verdict
+from patching.install_history import expected_install_minutes, install_kind
 from patching.models import Cycle, Plan, ReleaseKind, VmTarget
 from patching.outcomes import VmState
 from patching.planner import PlanningPolicy, plan_cycle
@@ -122,7 +123,7 @@ def rollout_plan(payload: dict[str, Any]) -> dict[str, Any]:
     current = deps()
     now = current.clock.now()
     cycle_id = payload["cycle"]
-    targets = inventory_targets(current)
+    targets = planning_targets(current, ReleaseKind(payload["kind"]))
     plan = plan_cycle(
         fleet_of(targets, payload.get("regionPairs", {})),
         planned_cycle(payload, current.settings),
@@ -156,13 +157,23 @@ def rollout_plan(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def inventory_targets(current: Deps) -> tuple[VmTarget, ...]:
-    """The last discovery of the managed subscriptions."""
-    return tuple(
-        vm
-        for subscription in current.settings.subscriptions
-        for vm in current.store.inventory(subscription)
-    )
+def planning_targets(current: Deps, kind: ReleaseKind) -> tuple[VmTarget, ...]:
+    """The last discovery of the managed subscriptions, each VM with the install duration its
+    recent installs of this kind of month lead the planner to expect (docs/PLANNER.md 1)."""
+    targets: list[VmTarget] = []
+    for subscription in current.settings.subscriptions:
+        views = current.store.vm_views(subscription)
+        for vm in current.store.inventory(subscription):
+            view = views.get(VmId.parse(vm.id).key)
+            expected = (
+                None
+                if view is None
+                else expected_install_minutes(view.recent_installs, install_kind(vm, kind))
+            )
+            targets.append(
+                vm if expected is None else replace(vm, expected_install_minutes=expected)
+            )
+    return tuple(targets)
 
 
 def fleet_of(targets: tuple[VmTarget, ...], region_pairs: Mapping[str, str]) -> Fleet:

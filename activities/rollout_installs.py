@@ -8,8 +8,8 @@ cycle's slot is never started again, so a redelivered activity installs nothing 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -20,6 +20,7 @@ from activities.rollout_slots import (
     batch_assignments,
     finished_outcome,
     install_request,
+    timed_install,
 )
 from activities.store_reads import inventoried, recorded_views
 from azure_io.compute_outcomes import (
@@ -34,6 +35,7 @@ from azure_io.patch_results import InstallResult, failed_install
 from azure_io.rollout_records import OperationInFlight, OperationKey
 from azure_io.table_rows import ComplianceRecord
 from orchestrators.rollout_payloads import SUPERSEDED
+from patching.install_history import PastInstall, install_kind, with_install
 from patching.models import Assignment, PowerState, ReleaseKind, VmTarget
 from patching.outcomes import Attempt, InstallOutcome, VmState, vm_state
 from patching.policy import is_hotpatch_enabled
@@ -159,7 +161,7 @@ def rollout_check_installs(payload: dict[str, Any]) -> dict[str, list[str]]:
     results = [
         failed_install(operation.started.vm_id, outcome.code, outcome.message)
         if isinstance(outcome, OperationFailed)
-        else outcome
+        else replace(outcome, maximum_duration_minutes=_slot_minutes(operation))
         for operation, outcome in checked.ended
     ]
     current.store.record_installs(results, cycle=cycle_id, recorded_at=current.clock.now())
@@ -169,6 +171,13 @@ def rollout_check_installs(payload: dict[str, Any]) -> dict[str, list[str]]:
         "finished": [operation.started.vm_id for operation, _ in checked.ended],
         "running": [operation.started.vm_id for operation in checked.running],
     }
+
+
+def _slot_minutes(operation: OperationInFlight) -> int | None:
+    """The maximumDuration the install was started with (`install_request`'s whole minutes)."""
+    if operation.slot_end is None:
+        return None
+    return (operation.slot_end - operation.started_at) // timedelta(minutes=1)
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
@@ -183,6 +192,7 @@ def rollout_record_installs(payload: dict[str, Any]) -> dict[str, int]:
     targets = inventoried(current.store, [*payload["vms"], *payload["unfinished"]])
     views = recorded_views(current.store, payload["vms"])
     records: list[ComplianceRecord] = []
+    learned: dict[str, tuple[PastInstall, ...]] = {}
     for vm in payload["vms"]:
         view = views.get(VmId.parse(vm).key)
         target = targets.get(vm.lower())
@@ -193,6 +203,9 @@ def rollout_record_installs(payload: dict[str, Any]) -> dict[str, int]:
         detail = health.reason if isinstance(health, HealthVerdict) else "health unknown (429)"
         outcome = finished_outcome(view.latest_install, unhealthy=unhealthy, detail=detail)
         records.append(_compliance(target, kind, outcome, cycle_id, now))
+        timed = timed_install(view.latest_install, outcome, install_kind(target, kind))
+        if timed is not None:
+            learned[target.id] = with_install(view.recent_installs, timed)
     for vm in payload["unfinished"]:
         target = targets.get(vm.lower())
         if target is not None:
@@ -200,6 +213,7 @@ def rollout_record_installs(payload: dict[str, Any]) -> dict[str, int]:
             reason = "the install was still running after its last check"
             records.append(_record(target, state, reason, cycle_id, now))
     current.store.record_compliance(records)
+    current.store.record_recent_installs(learned)
     current.store.finish_operations(OperationKey(vm, _INSTALL) for vm in payload["vms"])
     return {"recorded": len(records)}
 

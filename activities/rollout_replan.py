@@ -11,17 +11,17 @@ import azure.durable_functions as df
 from activities.deps import deps
 from activities.rollout import (
     fleet_of,
-    inventory_targets,
     phase_payloads,
     planned_cycle,
     planning_policy,
+    planning_targets,
 )
 from activities.rollout_slots import recorded_outcome
 from activities.store_reads import recorded_views
 from azure_io.rollout_records import PlanGroupRows
 from orchestrators.rollout_payloads import retry_group_id, retry_round_of
 from patching.fanout import group_assignments
-from patching.models import Assignment, Phase, Plan
+from patching.models import Assignment, Phase, Plan, ReleaseKind
 from patching.outcomes import install_failed, is_miss
 from patching.replan import replan
 from patching.resource_ids import VmId
@@ -75,7 +75,7 @@ def rollout_replan(payload: dict[str, Any]) -> list[dict[str, Any]]:
         makespan_hours=0.0,
         lower_bound_hours=0.0,
     )
-    targets = inventory_targets(current)
+    targets = planning_targets(current, ReleaseKind(payload["kind"]))
     policy = planning_policy(current.settings)
     fleet = fleet_of(targets, payload.get("regionPairs", {}))
     new = replan(plan, fleet, now=now, missed=missed, policy=policy)

@@ -10,6 +10,7 @@ from azure_io.patch_views import VmView
 from azure_io.ports import PatchStore
 from azure_io.rollout_records import PlannedSlot
 from patching.fanout import RolloutGroup, SlotBatch, slot_batches
+from patching.install_history import InstallKind, PastInstall, past_install
 from patching.models import Assignment, VmTarget
 from patching.outcomes import Attempt, InstallOutcome, VmState, install_failed
 from patching.policy import MissingPatch
@@ -18,6 +19,8 @@ from patching.resource_ids import VmId
 _CYCLE_CLASSES = frozenset({"critical", "security"})
 # The reason an install excludes a patch it was asked for (excludeKbsRequiringReboot).
 _EXCLUDED_FOR_REBOOT = "CanRequestReboot"
+# ARM's install statuses of an install that ran to its end.
+_COMPLETED = frozenset({"Succeeded", "CompletedWithWarnings"})
 
 
 def batches(slots: tuple[PlannedSlot, ...]) -> tuple[SlotBatch, ...]:
@@ -88,6 +91,25 @@ def finished_outcome(result: InstallResult, *, unhealthy: bool, detail: str) -> 
         reboot_status=result.reboot_status,
         unhealthy=unhealthy,
         detail=error or detail,
+    )
+
+
+def timed_install(
+    result: InstallResult, outcome: InstallOutcome, kind: InstallKind
+) -> PastInstall | None:
+    """The install as one of its VM's recent installs, or None when its length says nothing
+    of the next one: no start or end known, or it failed other than by running out of window."""
+    if result.started_at is None or result.ended_at is None:
+        return None
+    ran_out = outcome.maintenance_window_exceeded
+    if not ran_out and result.status not in _COMPLETED:
+        return None
+    return past_install(
+        kind,
+        result.started_at,
+        max(result.ended_at, result.started_at),
+        ran_out=ran_out and outcome.critical_or_security_pending,
+        slot_minutes=result.maximum_duration_minutes,
     )
 
 

@@ -48,6 +48,7 @@ from azure_io.credentials import credential_from_settings
 from azure_io.patch_results import InstallRequest
 from azure_io.settings import Settings
 from azure_io.vm_mapping import (
+    OperationOutput,
     assessment_result,
     error_fields,
     health_verdict,
@@ -179,16 +180,16 @@ class ComputeAdapter:
 
     def check_assessment(self, started: Started) -> AssessmentCheck:
         outcome = self._check(started)
-        if isinstance(outcome, dict):
+        if isinstance(outcome, OperationOutput):
             with _unreadable_output(started):
-                return assessment_result(started.vm_id, outcome)
+                return assessment_result(started.vm_id, outcome.output)
         return outcome
 
     def check_install(self, started: Started) -> InstallCheck:
         outcome = self._check(started)
-        if isinstance(outcome, dict):
+        if isinstance(outcome, OperationOutput):
             with _unreadable_output(started):
-                return install_result(started.vm_id, outcome)
+                return install_result(started.vm_id, outcome.output, ended_at=outcome.ended_at)
         return outcome
 
     def check_health(self, vm_id: str) -> HealthCheck:
@@ -242,7 +243,9 @@ class ComputeAdapter:
             raise ArmCallError(f"ARM accepted {kind.value} on {vm_id} but named no status URL")
         return Started(vm_id, kind, polling.status_url)
 
-    def _check(self, started: Started) -> dict[str, Any] | InProgress | OperationFailed | Throttled:
+    def _check(
+        self, started: Started
+    ) -> OperationOutput | InProgress | OperationFailed | Throttled:
         """One GET of the operation's status: still running, failed, or its output."""
         what = f"checking {started.kind.value} on {started.vm_id}"
         client = self._client(VmId.parse(started.vm_id).subscription_id)

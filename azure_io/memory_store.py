@@ -13,7 +13,7 @@ rows come back in key order like the service lists them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from azure_io.compute_outcomes import OperationKind
@@ -69,6 +69,7 @@ from azure_io.table_rows import (
     plan_partition,
     plan_partition_range,
     plan_rows,
+    recent_installs_entity,
     subscription_partition,
     target_from_entity,
     utc,
@@ -76,6 +77,7 @@ from azure_io.table_rows import (
 )
 from azure_io.wave_rows import wave_from_entity, wave_partition, wave_row_key, wave_rows
 from patching.assessment import Wave
+from patching.install_history import PastInstall
 from patching.models import VmTarget
 
 _Keys = tuple[str, str]
@@ -130,6 +132,11 @@ class MemoryPatchStore:
 
     def record_compliance(self, records: Iterable[ComplianceRecord]) -> None:
         entities = [compliance_entity(record) for record in records]
+        with self._lock:
+            self._merge(VM_STATE_TABLE, entities)
+
+    def record_recent_installs(self, installs: Mapping[str, Sequence[PastInstall]]) -> None:
+        entities = [recent_installs_entity(vm, recent) for vm, recent in installs.items()]
         with self._lock:
             self._merge(VM_STATE_TABLE, entities)
 

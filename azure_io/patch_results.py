@@ -70,6 +70,10 @@ class InstallResult:
     error: OperationError | None = None
     # ARM's installationActivityId: what identifies the operation when it has no start time.
     activity_id: str | None = None
+    # When the operation ended (its status body's endTime), for the VM's install durations.
+    ended_at: datetime | None = None
+    # The maximumDuration the install was started with, in minutes: the app's, not ARM's.
+    maximum_duration_minutes: int | None = None
 
 
 def failed_install(

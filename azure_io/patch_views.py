@@ -21,8 +21,10 @@ from azure_io.table_rows import (
     compliance_from_columns,
     install_from_columns,
     planned_slot_from_entity,
+    recent_installs_from_columns,
     utc,
 )
+from patching.install_history import PastInstall
 from patching.resource_ids import VmId
 
 HISTORY_DAYS = 30
@@ -52,6 +54,8 @@ class VmView:
     latest_install: InstallResult | None
     install_cycle: str | None
     compliance: ComplianceRecord | None
+    # Its last installs of each kind, oldest first: what its next slot is sized from.
+    recent_installs: tuple[PastInstall, ...] = ()
 
 
 def vm_view_from_entity(entity: Mapping[str, Any]) -> VmView:
@@ -62,6 +66,7 @@ def vm_view_from_entity(entity: Mapping[str, Any]) -> VmView:
         latest_install=install_from_columns(entity),
         install_cycle=entity.get("installCycle") or None,
         compliance=compliance_from_columns(entity),
+        recent_installs=recent_installs_from_columns(entity),
     )
 
 

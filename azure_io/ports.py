@@ -6,7 +6,7 @@ implementation: ``ComputePort`` (ARM compute: ``azure_io.compute.ComputeAdapter`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -29,6 +29,7 @@ from azure_io.rollout_records import (
 )
 from azure_io.table_rows import ComplianceRecord, CycleRecord
 from patching.assessment import Wave
+from patching.install_history import PastInstall
 from patching.models import VmTarget
 
 
@@ -123,6 +124,11 @@ class PatchStore(Protocol):
     def record_compliance(self, records: Iterable[ComplianceRecord]) -> None:
         """Sets each VM's compliance (state, reason, enrolled, hotpatch, cycle), last
         record winning; its latest assessment and install are kept."""
+        ...
+
+    def record_recent_installs(self, installs: Mapping[str, Sequence[PastInstall]]) -> None:
+        """Sets each VM's recent installs ({VM id: installs, oldest first}), replacing what
+        it held; its other columns are kept."""
         ...
 
     def save_cycle(self, record: CycleRecord) -> None:

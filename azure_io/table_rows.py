@@ -32,6 +32,7 @@ from azure_io.rollout_records import (
     PlannedSlot,
     checked_key_part,
 )
+from patching.install_history import InstallKind, PastInstall
 from patching.models import (
     Assignment,
     Classification,
@@ -186,6 +187,10 @@ def install_columns(result: InstallResult, *, at: datetime, cycle: str | None) -
         "installPatchesJson": patches_json,
         "installPatchesTruncated": truncated,
         "installActivityId": result.activity_id or "",
+        "installEndedAt": utc(result.ended_at) if result.ended_at else "",
+        "installMaximumDurationMinutes": (
+            "" if result.maximum_duration_minutes is None else result.maximum_duration_minutes
+        ),
         **_error_columns("install", result.error),
     }
 
@@ -216,6 +221,12 @@ def install_from_columns(entity: Mapping[str, Any]) -> InstallResult | None:
         patches=patches,
         error=_error_from_columns("install", entity),
         activity_id=entity.get("installActivityId") or None,
+        ended_at=utc(ended) if (ended := entity.get("installEndedAt")) else None,
+        maximum_duration_minutes=(
+            None
+            if (slot := entity.get("installMaximumDurationMinutes")) in (None, "")
+            else int(slot)
+        ),
     )
 
 
@@ -267,6 +278,43 @@ def compliance_entity(record: ComplianceRecord) -> Entity:
         "recordedAt": utc(record.recorded_at),
         **compliance_columns(record),
     }
+
+
+RECENT_INSTALLS_COLUMN = "recentInstallsJson"
+
+
+def recent_installs_entity(vm_id: str, installs: Iterable[PastInstall]) -> Entity:
+    """The VM's recent installs as the column they take in its VmPatchState row, with keys."""
+    partition, row = vm_keys(vm_id)
+    items = [
+        {
+            "kind": install.kind.value,
+            "startedAt": format_precise_time(install.started_at),
+            "minutes": install.minutes,
+            "ranOut": install.ran_out,
+            "slotMinutes": install.slot_minutes,
+        }
+        for install in installs
+    ]
+    return {
+        "PartitionKey": partition,
+        "RowKey": row,
+        "vmId": vm_id,
+        RECENT_INSTALLS_COLUMN: json.dumps(items, separators=(",", ":")),
+    }
+
+
+def recent_installs_from_columns(entity: Mapping[str, Any]) -> tuple[PastInstall, ...]:
+    return tuple(
+        PastInstall(
+            kind=InstallKind(item["kind"]),
+            started_at=parse_precise_time(item["startedAt"]),
+            minutes=int(item["minutes"]),
+            ran_out=bool(item["ranOut"]),
+            slot_minutes=None if item["slotMinutes"] is None else int(item["slotMinutes"]),
+        )
+        for item in json.loads(entity.get(RECENT_INSTALLS_COLUMN) or "[]")
+    )
 
 
 @dataclass(frozen=True, slots=True)

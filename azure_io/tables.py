@@ -81,6 +81,7 @@ from azure_io.table_rows import (
     plan_partition,
     plan_partition_range,
     plan_rows,
+    recent_installs_entity,
     subscription_partition,
     target_from_entity,
     utc,
@@ -88,6 +89,7 @@ from azure_io.table_rows import (
 )
 from azure_io.wave_rows import wave_from_entity, wave_partition, wave_row_key, wave_rows
 from patching.assessment import Wave
+from patching.install_history import PastInstall
 from patching.models import VmTarget
 
 # Rounds of read-and-write for VM state rows that other writers keep changing.
@@ -202,6 +204,12 @@ class PatchTables:
     def record_compliance(self, records: Iterable[ComplianceRecord]) -> None:
         self._write(
             TableWrite(VM_STATE_TABLE, "upsert", compliance_entity(record)) for record in records
+        )
+
+    def record_recent_installs(self, installs: Mapping[str, Sequence[PastInstall]]) -> None:
+        self._write(
+            TableWrite(VM_STATE_TABLE, "upsert", recent_installs_entity(vm, recent))
+            for vm, recent in installs.items()
         )
 
     def save_cycle(self, record: CycleRecord) -> None:

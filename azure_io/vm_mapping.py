@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -179,9 +180,11 @@ def assessment_result(vm_id: str, output: Mapping[str, Any]) -> AssessmentResult
     )
 
 
-def install_result(vm_id: str, output: Mapping[str, Any]) -> InstallResult:
-    """An install's ``properties.output`` as ARM's JSON (VirtualMachineInstallPatchesResult);
-    ValueError names a field that is not what ARM documents."""
+def install_result(
+    vm_id: str, output: Mapping[str, Any], *, ended_at: datetime | None = None
+) -> InstallResult:
+    """An install's ``properties.output`` as ARM's JSON (VirtualMachineInstallPatchesResult)
+    and when it ended; ValueError names a field that is not what ARM documents."""
     return InstallResult(
         vm_id=vm_id,
         status=_text_field(output, "status") or "Unknown",
@@ -204,6 +207,7 @@ def install_result(vm_id: str, output: Mapping[str, Any]) -> InstallResult:
         ),
         error=_output_error(output),
         activity_id=_text_field(output, "installationActivityId") or None,
+        ended_at=ended_at,
     )
 
 
@@ -285,9 +289,17 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class OperationOutput:
+    """A Succeeded operation's ``properties.output`` and its status body's ``endTime``."""
+
+    output: Mapping[str, Any]
+    ended_at: datetime | None
+
+
 def operation_status(
     started: Started, body: Mapping[str, Any]
-) -> dict[str, Any] | InProgress | OperationFailed:
+) -> OperationOutput | InProgress | OperationFailed:
     """What an operation's status body says: still running, ended Failed or Canceled (with
     the body's error), or Succeeded with ``properties.output``, the operation's result.
     ValueError for a Succeeded body without an output object."""
@@ -303,7 +315,7 @@ def operation_status(
     output = properties.get("output") if isinstance(properties, dict) else None
     if not isinstance(output, dict):
         raise ValueError("a Succeeded status without a properties.output object")
-    return output
+    return OperationOutput(output, _time_field(body, "endTime"))
 
 
 def error_fields(body: Mapping[str, Any] | None) -> tuple[str, str]:

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from fleetsim.clock import VirtualClock
 from fleetsim.transport import open_simulator
 from patchctl.rehearsal_spec import Progress, RehearsalSpec
 from patching.errors import BadInput
+from patching.install_history import PastInstall, install_kind
 from patching.models import Assignment, Cycle, ReleaseKind, VmTarget
 from patching.outcomes import VmState, vm_state
 from patching.timefmt import parse_time
@@ -53,10 +54,17 @@ from reporting.model import (
 SUCCEEDED = "Succeeded"
 
 
-def rehearse(spec: RehearsalSpec, *, progress: Callable[[Progress], None] | None = None) -> Report:
+def rehearse(
+    spec: RehearsalSpec,
+    *,
+    progress: Callable[[Progress], None] | None = None,
+    store: PatchStore | None = None,
+) -> Report:
     """Run the app on the fleet from the release for `spec.days` days; the cycle's report.
-    Everything started is stopped on the way out, also on an error or Ctrl-C."""
-    with _running(spec) as run:
+    With `store`, the app keeps its records there (an earlier month's, so this one plans
+    with that month's history) instead of the spec's. Everything started is stopped on the
+    way out, also on an error or Ctrl-C."""
+    with _running(spec, store) as run:
         pending = [dataclasses.replace(e, at=max(e.at, spec.start)) for e in spec.events]
 
         def next_event() -> datetime | None:
@@ -206,10 +214,10 @@ def _runs(log_path: Path) -> dict[str, list[Attempt]]:
 
 
 @contextmanager
-def _running(spec: RehearsalSpec) -> Iterator[_Run]:
+def _running(spec: RehearsalSpec, given_store: PatchStore | None) -> Iterator[_Run]:
     with ExitStack() as stack:
         connection = spec.storage_connection_string
-        if connection is None and not spec.in_memory_store:
+        if connection is None and not spec.in_memory_store and given_store is None:
             connection = stack.enter_context(_started_azurite()).connection_string
         clock = VirtualClock(spec.start)
         sim = stack.enter_context(
@@ -218,7 +226,8 @@ def _running(spec: RehearsalSpec) -> Iterator[_Run]:
             )
         )
         settings = _settings(spec, sim.base_url, connection)
-        store = MemoryPatchStore() if connection is None else _open_store(settings)
+        store = given_store or (MemoryPatchStore() if connection is None else _open_store(settings))
+        store.record_recent_installs(_expected_installs(spec))
         compute = ComputeAdapter.from_settings(settings, sim.credential, transport=sim.transport)
         stack.callback(compute.close)
         use_deps(Deps(settings=settings, compute=compute, store=store, clock=clock))
@@ -235,6 +244,18 @@ def _running(spec: RehearsalSpec) -> Iterator[_Run]:
         )
         state = sim.state
         yield _Run(host, store, spec.log_path, lambda: state.requests, lambda: state.throttled)
+
+
+def _expected_installs(spec: RehearsalSpec) -> dict[str, tuple[PastInstall, ...]]:
+    """The fleet file's `expectedInstallMinutes` as each VM's install history: one install
+    of that length, of the kind this month's is, the day before the release."""
+    kind = spec.cycle.release.kind
+    before = spec.start - timedelta(days=1)
+    return {
+        vm.id: (PastInstall(install_kind(vm, kind), before, vm.expected_install_minutes),)
+        for vm in spec.fleet.vms
+        if vm.expected_install_minutes is not None
+    }
 
 
 def _settings(spec: RehearsalSpec, arm_endpoint: str, connection: str | None) -> Settings:

@@ -10,6 +10,7 @@ from collections import Counter
 
 from patching.models import ReleaseKind
 from patching.outcomes import VmState
+from patching.slots import SHORTEST_SLOT_MINUTES
 from reporting.model import ComplianceCounts, Report
 from reporting.page_css import PAGE_CSS
 from reporting.page_text import STATE_LABELS, text, time_html
@@ -85,6 +86,7 @@ def _compliance(report: Report) -> str:
         f'<p class="meta"><span class="enrolled">{counts.enrolled:,}</span> enrolled of '
         f"{counts.total:,} VMs.</p>",
         _state_bars(counts),
+        _short_windows(report),
         _deferred(report),
         _by_subscription(report),
         "</section>",
@@ -111,6 +113,17 @@ def _state_bars(counts: ComplianceCounts) -> str:
         else ""
     )
     return f'<ul class="states" aria-label="VMs per state">{"".join(items)}</ul>{halted}'
+
+
+def _short_windows(report: Report) -> str:
+    count = report.short_window_skips
+    if not count:
+        return ""
+    return (
+        f'<p class="note">Skipped includes <span class="short-window-count">{count:,}</span> '
+        f"enrolled VMs whose off-peak window is shorter than {SHORTEST_SLOT_MINUTES} minutes, "
+        "too short for any install: widen their <code>patchWindow</code>.</p>"
+    )
 
 
 def _deferred(report: Report) -> str:

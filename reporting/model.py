@@ -16,9 +16,10 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from patching.errors import BadInput
-from patching.models import Cycle, Phase, RebootSetting
+from patching.models import Cycle, Phase, RebootSetting, Skip
 from patching.outcomes import VmState
 from patching.resource_ids import VmId
+from patching.slots import short_window_skips
 
 
 class ReportError(BadInput):
@@ -197,6 +198,13 @@ class Report:
     @property
     def compliance(self) -> ComplianceCounts:
         return ComplianceCounts.of(row.state for row in self.vms)
+
+    @property
+    def short_window_skips(self) -> int:
+        """Enrolled VMs skipped because their off-peak window cannot hold an install."""
+        return short_window_skips(
+            Skip(row.vm, row.reason or "") for row in self.vms if row.state is VmState.SKIPPED
+        )
 
     def days_to_full_compliance(self) -> float | None:
         """Days from the release to the last install that made an enrolled VM compliant;

@@ -89,6 +89,8 @@ def to_report_json(report: Report) -> dict[str, Any]:
         body["deferred"] = [_deferred_json(d) for d in report.deferred]
     if report.tables is not None:
         body["tables"] = {"rowsWritten": report.tables.rows_written}
+    if report.short_window_skips:
+        body["compliance"]["shortWindowSkips"] = report.short_window_skips
     return body
 
 

@@ -1,6 +1,6 @@
 """ARM's JSON to the app's values: discovery's VM rules and an operation's status body."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from azure_io.compute_outcomes import InProgress, OperationFailed, OperationKind, Started
 from azure_io.patch_results import OperationError
-from azure_io.vm_mapping import assessment_result, install_result, operation_status, vm_target
+from azure_io.vm_mapping import (
+    OperationOutput,
+    assessment_result,
+    install_result,
+    operation_status,
+    vm_target,
+)
 from patching.models import OsType, PatchMode, PowerState
 
 SUB = "11111111-1111-4111-8111-111111111111"
@@ -95,7 +101,28 @@ def test_an_instance_view_not_as_arm_documents_it_is_refused_naming_the_field() 
 def test_succeeded_is_the_operations_output() -> None:
     output = {"status": "Failed", "installedPatchCount": 0}  # the install's own status
     body = {"status": "Succeeded", "properties": {"output": output}}
-    assert operation_status(STARTED, body) == output
+    assert operation_status(STARTED, body) == OperationOutput(output, None)
+
+
+def test_succeeded_keeps_when_the_operation_ended() -> None:
+    output = {"status": "Succeeded", "startDateTime": "2026-12-09T02:00:00Z"}
+    body = {
+        "status": "Succeeded",
+        "startTime": "2026-12-09T02:00:00Z",
+        "endTime": "2026-12-09T02:41:30+00:00",
+        "properties": {"output": output},
+    }
+    finished = operation_status(STARTED, body)
+    assert isinstance(finished, OperationOutput)
+    assert finished.ended_at == datetime(2026, 12, 9, 2, 41, 30, tzinfo=UTC)
+    result = install_result(VM, finished.output, ended_at=finished.ended_at)
+    assert result.ended_at - result.started_at == timedelta(minutes=41, seconds=30)
+
+
+def test_an_end_time_that_is_not_one_is_refused_naming_the_field() -> None:
+    body = {"status": "Succeeded", "endTime": "soon", "properties": {"output": {}}}
+    with pytest.raises(ValueError, match="endTime"):
+        operation_status(STARTED, body)
 
 
 def test_succeeded_without_an_output_is_refused() -> None:
