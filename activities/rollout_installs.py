@@ -213,7 +213,7 @@ def rollout_record_installs(payload: dict[str, Any]) -> dict[str, int]:
             reason = "the install was still running after its last check"
             records.append(_record(target, state, reason, cycle_id, now))
     current.store.record_compliance(records)
-    current.store.record_recent_installs(learned)
+    current.store.record_recent_installs(learned, recorded_at=now)
     current.store.finish_operations(OperationKey(vm, _INSTALL) for vm in payload["vms"])
     return {"recorded": len(records)}
 

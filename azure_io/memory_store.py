@@ -135,8 +135,13 @@ class MemoryPatchStore:
         with self._lock:
             self._merge(VM_STATE_TABLE, entities)
 
-    def record_recent_installs(self, installs: Mapping[str, Sequence[PastInstall]]) -> None:
-        entities = [recent_installs_entity(vm, recent) for vm, recent in installs.items()]
+    def record_recent_installs(
+        self, installs: Mapping[str, Sequence[PastInstall]], *, recorded_at: datetime
+    ) -> None:
+        entities = [
+            recent_installs_entity(vm, recent, recorded_at=recorded_at)
+            for vm, recent in installs.items()
+        ]
         with self._lock:
             self._merge(VM_STATE_TABLE, entities)
 

@@ -126,7 +126,9 @@ class PatchStore(Protocol):
         record winning; its latest assessment and install are kept."""
         ...
 
-    def record_recent_installs(self, installs: Mapping[str, Sequence[PastInstall]]) -> None:
+    def record_recent_installs(
+        self, installs: Mapping[str, Sequence[PastInstall]], *, recorded_at: datetime
+    ) -> None:
         """Sets each VM's recent installs ({VM id: installs, oldest first}), replacing what
         it held; its other columns are kept."""
         ...

@@ -283,7 +283,9 @@ def compliance_entity(record: ComplianceRecord) -> Entity:
 RECENT_INSTALLS_COLUMN = "recentInstallsJson"
 
 
-def recent_installs_entity(vm_id: str, installs: Iterable[PastInstall]) -> Entity:
+def recent_installs_entity(
+    vm_id: str, installs: Iterable[PastInstall], *, recorded_at: datetime
+) -> Entity:
     """The VM's recent installs as the column they take in its VmPatchState row, with keys."""
     partition, row = vm_keys(vm_id)
     items = [
@@ -300,6 +302,7 @@ def recent_installs_entity(vm_id: str, installs: Iterable[PastInstall]) -> Entit
         "PartitionKey": partition,
         "RowKey": row,
         "vmId": vm_id,
+        "recordedAt": utc(recorded_at),
         RECENT_INSTALLS_COLUMN: json.dumps(items, separators=(",", ":")),
     }
 

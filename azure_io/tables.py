@@ -206,9 +206,15 @@ class PatchTables:
             TableWrite(VM_STATE_TABLE, "upsert", compliance_entity(record)) for record in records
         )
 
-    def record_recent_installs(self, installs: Mapping[str, Sequence[PastInstall]]) -> None:
+    def record_recent_installs(
+        self, installs: Mapping[str, Sequence[PastInstall]], *, recorded_at: datetime
+    ) -> None:
         self._write(
-            TableWrite(VM_STATE_TABLE, "upsert", recent_installs_entity(vm, recent))
+            TableWrite(
+                VM_STATE_TABLE,
+                "upsert",
+                recent_installs_entity(vm, recent, recorded_at=recorded_at),
+            )
             for vm, recent in installs.items()
         )
 

@@ -9,7 +9,11 @@ the store, and the days from the release to full compliance next to the plan's m
 lower bound.
 
     python -m bench.bench_rehearsal [--fleets example large] [--vms 10000]
-        [--subscriptions 20] [--region-pairs 6] [--days 35]
+        [--subscriptions 20] [--region-pairs 6] [--days 35] [--months 2]
+
+With `--months 2` each fleet rehearses a second hotpatch month (2027-02, a fresh simulator
+with the same VMs and install durations) on the store the first month left, so it plans
+with the first month's install history; each month is a row.
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from azure_io.ports import PatchStore
 from patchctl.fleetgen import generate_fleet
 
 EXAMPLE_FLEET = Path("examples/fleet-demo.json")
 CYCLE = "2026-12"
+# The next hotpatch month (January is a planned baseline month by default).
+SECOND_CYCLE = "2027-02"
 
 # What each line of the simulator's log is for, by its operation (and, for a status
 # request, the kind of operation it asks about).
@@ -50,8 +57,21 @@ def request_kind(entry: dict[str, Any]) -> str:
     return "discovery"
 
 
-def measure(fleet_path: Path, days: int, folder: Path) -> dict[str, Any]:
-    """One rehearsal of the fleet in this process."""
+def measure_months(fleet_path: Path, days: int, folder: Path, months: int) -> list[dict[str, Any]]:
+    """The fleet's rehearsals, month after month on one store, in this process."""
+    from azure_io.memory_store import MemoryPatchStore
+
+    store = MemoryPatchStore()
+    return [
+        measure(fleet_path, days, folder / cycle, cycle, store)
+        for cycle in (CYCLE, SECOND_CYCLE)[:months]
+    ]
+
+
+def measure(
+    fleet_path: Path, days: int, folder: Path, cycle: str, store: PatchStore
+) -> dict[str, Any]:
+    """One rehearsal of the fleet's `cycle` in this process, its records kept in `store`."""
     import function_app  # noqa: F401  (imported before the clock starts, as a host would)
     from patchctl import simulate_command
     from patchctl.files import load_fleet
@@ -59,15 +79,16 @@ def measure(fleet_path: Path, days: int, folder: Path) -> dict[str, Any]:
     from patching.calendar import make_cycle
     from patching.planner import plan_cycle
 
+    folder.mkdir(parents=True, exist_ok=True)
     spec_of = simulate_command.prepare(
         argparse.Namespace(
-            fleet=fleet_path, cycle=CYCLE, days=days, out=folder / "out", in_memory_store=True
+            fleet=fleet_path, cycle=cycle, days=days, out=folder / "out", in_memory_store=True
         )
     )
     spec = spec_of(folder / "operations.jsonl")
-    plan = plan_cycle(load_fleet(fleet_path), make_cycle(CYCLE))
+    plan = plan_cycle(load_fleet(fleet_path), make_cycle(cycle))
     began = time.perf_counter()
-    report = rehearse(spec)
+    report = rehearse(spec, store=store)
     wall = time.perf_counter() - began
     kinds: Counter[str] = Counter()
     with spec.log_path.open(encoding="utf-8") as log:
@@ -76,6 +97,7 @@ def measure(fleet_path: Path, days: int, folder: Path) -> dict[str, Any]:
     enrolled = report.compliance.enrolled
     vms = len(report.vms)
     return {
+        "cycle": cycle,
         "vms": vms,
         "days": days,
         "wallSeconds": wall,
@@ -97,24 +119,25 @@ def measure(fleet_path: Path, days: int, folder: Path) -> dict[str, Any]:
     }
 
 
-def _run_child(fleet_path: Path, days: int) -> dict[str, Any]:
+def _run_child(fleet_path: Path, days: int, months: int) -> list[dict[str, Any]]:
     output = subprocess.run(
         [
             *(sys.executable, "-m", "bench.bench_rehearsal"),
-            *("--child", str(fleet_path), "--days", str(days)),
+            *("--child", str(fleet_path), "--days", str(days), "--months", str(months)),
         ],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    result: dict[str, Any] = json.loads(output.splitlines()[-1])
-    return result
+    results: list[dict[str, Any]] = json.loads(output.splitlines()[-1])
+    return results
 
 
 def _row(name: str, r: dict[str, Any]) -> str:
     full = r["daysToFullCompliance"]
     return (
-        f"| {name} | {r['vms']:,} | {r['days']} | {r['wallSeconds']:.0f} | {r['peakMiB']:.0f} "
+        f"| {name} | {r['cycle']} | {r['vms']:,} | {r['days']} "
+        f"| {r['wallSeconds']:.0f} | {r['peakMiB']:.0f} "
         f"| {r['maxHistoryEvents']} | {r['instances']:,} | {r['replayedEvents']:,} "
         f"| {r['armRequests']:,} | {r['throttled']} | {r['installRequestsPerEnrolledVm']:.2f} "
         f"| {r['assessmentRequestsPerVm']:.1f} | {r['discoveryRequests']:,} "
@@ -132,23 +155,27 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=20)
     parser.add_argument("--region-pairs", type=int, default=6)
     parser.add_argument("--days", type=int, default=35)
+    parser.add_argument("--months", type=int, choices=[1, 2], default=1)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
         with tempfile.TemporaryDirectory() as folder:
-            print(json.dumps(measure(arguments.child, arguments.days, Path(folder))))
+            results = measure_months(
+                arguments.child, arguments.days, Path(folder), arguments.months
+            )
+            print(json.dumps(results))
         return
 
     machine = platform.processor() or platform.machine()
     print(f"machine: {machine}, python {platform.python_version()}, cycle {CYCLE}")
     print(
-        "| fleet | VMs | days | wall s | peak MiB | largest history | instances | replayed "
+        "| fleet | cycle | VMs | days | wall s | peak MiB | largest history | instances | replayed "
         "| ARM requests | throttled | cycle req/VM | assessment req/VM | discovery req "
         "| table rows written | days to full compliance | makespan d | lower bound d "
         "| compliant |"
     )
     print(
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     )
     with tempfile.TemporaryDirectory() as folder:
         for name in arguments.fleets or ["example", "large"]:
@@ -162,7 +189,8 @@ def main() -> None:
                     subscription_count=arguments.subscriptions,
                 )
                 path.write_text(json.dumps(document), encoding="utf-8")
-            print(_row(name, _run_child(path, arguments.days)), flush=True)
+            for result in _run_child(path, arguments.days, arguments.months):
+                print(_row(name, result), flush=True)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from devhost.host import LocalHost
 from fleetsim.clock import VirtualClock
 from fleetsim.transport import open_simulator
 from patchctl.rehearsal_spec import Progress, RehearsalSpec
+from patching.calendar import patch_tuesday
 from patching.errors import BadInput
 from patching.install_history import PastInstall, install_kind
 from patching.models import Assignment, Cycle, ReleaseKind, VmTarget
@@ -112,7 +113,10 @@ class _Run:
         return Report(
             cycle=cycle,
             halt=halt,
-            vms=tuple(self._row(vm, cycle.release.kind, halt, runs) for vm in spec.fleet.vms),
+            vms=tuple(
+                self._row(vm, cycle.release.kind, halt, runs, _next_release(cycle))
+                for vm in spec.fleet.vms
+            ),
             durable=DurableCounters(
                 instances=stats.instances,
                 max_history_events=stats.max_history_events,
@@ -170,11 +174,19 @@ class _Run:
         kind: ReleaseKind,
         halt: Halt | None,
         runs: Mapping[str, list[Attempt]],
+        until: datetime,
     ) -> VmRow:
+        """The VM's state at the run's end, and when an install of this cycle (one started
+        before `until`, the next month's release) last made it compliant."""
         view = self.store.vm_view(vm.id)
         record = view.compliance if view else None
         installed_at = next(
-            (a.end for a in reversed(runs.get(vm.key, [])) if a.status == SUCCEEDED), None
+            (
+                a.end
+                for a in reversed(runs.get(vm.key, []))
+                if a.status == SUCCEEDED and a.start < until
+            ),
+            None,
         )
         if record is None:
             judged = vm_state(vm, kind, None, halted=halt is not None)
@@ -183,6 +195,15 @@ class _Run:
         if state is VmState.HALTED and halt is None:
             state = VmState.PENDING
         return VmRow(vm.id, state, installed_at, record.reason)
+
+
+def _next_release(cycle: Cycle) -> datetime:
+    """The next month's Patch Tuesday: a run past it rehearses that month's cycle too."""
+    released = cycle.release.released_at
+    year, month = (
+        (released.year + 1, 1) if released.month == 12 else (released.year, released.month + 1)
+    )
+    return patch_tuesday(year, month)
 
 
 def _is_success(entry: Mapping[str, Any]) -> bool:
@@ -227,7 +248,7 @@ def _running(spec: RehearsalSpec, given_store: PatchStore | None) -> Iterator[_R
         )
         settings = _settings(spec, sim.base_url, connection)
         store = given_store or (MemoryPatchStore() if connection is None else _open_store(settings))
-        store.record_recent_installs(_expected_installs(spec))
+        store.record_recent_installs(_expected_installs(spec), recorded_at=spec.start)
         compute = ComputeAdapter.from_settings(settings, sim.credential, transport=sim.transport)
         stack.callback(compute.close)
         use_deps(Deps(settings=settings, compute=compute, store=store, clock=clock))
