@@ -34,7 +34,7 @@ from devhost.host import LocalHost
 from fleetsim.clock import VirtualClock
 from fleetsim.transport import open_simulator
 from patchctl.rehearsal_spec import Progress, RehearsalSpec
-from patching.calendar import patch_tuesday
+from patching.calendar import next_patch_tuesday
 from patching.errors import BadInput
 from patching.install_history import PastInstall, install_kind
 from patching.models import Assignment, Cycle, ReleaseKind, VmTarget
@@ -109,13 +109,14 @@ class _Run:
     def report(self, spec: RehearsalSpec) -> Report:
         stats = self.host.engine.stats()
         store_id, cycle, halt = self._cycle(spec)
+        # A run past the next Patch Tuesday rehearses that month's cycle too.
+        until = next_patch_tuesday(cycle.release.released_at)
         runs = _runs(self.log_path)
         return Report(
             cycle=cycle,
             halt=halt,
             vms=tuple(
-                self._row(vm, cycle.release.kind, halt, runs, _next_release(cycle))
-                for vm in spec.fleet.vms
+                self._row(vm, cycle.release.kind, halt, runs, until) for vm in spec.fleet.vms
             ),
             durable=DurableCounters(
                 instances=stats.instances,
@@ -195,15 +196,6 @@ class _Run:
         if state is VmState.HALTED and halt is None:
             state = VmState.PENDING
         return VmRow(vm.id, state, installed_at, record.reason)
-
-
-def _next_release(cycle: Cycle) -> datetime:
-    """The next month's Patch Tuesday: a run past it rehearses that month's cycle too."""
-    released = cycle.release.released_at
-    year, month = (
-        (released.year + 1, 1) if released.month == 12 else (released.year, released.month + 1)
-    )
-    return patch_tuesday(year, month)
 
 
 def _is_success(entry: Mapping[str, Any]) -> bool:

@@ -53,6 +53,12 @@ def patch_tuesday(year: int, month: int) -> datetime:
     return local.astimezone(UTC)
 
 
+def next_patch_tuesday(released_at: datetime) -> datetime:
+    """The release of the month after `released_at`'s."""
+    months = released_at.year * 12 + released_at.month  # the next month, counted from 0
+    return patch_tuesday(months // 12, months % 12 + 1)
+
+
 def scheduled_kind(
     month: int, baseline_months: Collection[int] = PLANNED_BASELINE_MONTHS
 ) -> ReleaseKind:
