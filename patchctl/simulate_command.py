@@ -22,6 +22,7 @@ from patching.calendar import make_cycle, parse_cycle_id
 from patching.errors import BadInput
 from patching.fleet import FleetError, parse_fleet
 from patching.models import ReleaseKind
+from patching.slots import SHORTEST_SLOT_MINUTES
 from patching.timefmt import format_time
 from reporting import render_html, to_report_json
 from reporting.model import Report
@@ -188,6 +189,11 @@ def summarise(report: Report, out: Path) -> str:
         f"{counts.enrolled} enrolled: {counts.compliant} compliant, {counts.pending} pending, "
         f"{counts.failed} failed; {counts.skipped} skipped",
     ]
+    if report.short_window_skips:
+        lines.append(
+            f"{report.short_window_skips} of the skipped are enrolled VMs whose off-peak window "
+            f"is under {SHORTEST_SLOT_MINUTES} minutes, too short for an install"
+        )
     if report.halt is not None:
         lines.append(f"halted: {report.halt.reason}")
     lines.append(f"full compliance: {_full_compliance(report)}")

@@ -10,8 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from azure_io.memory_store import MemoryPatchStore
 from patchctl import simulate_command
+from patchctl.cli import main
 from patchctl.fleetgen import generate_fleet
 from patchctl.rehearsal import rehearse
 from reporting.model import Report
@@ -75,3 +78,33 @@ def test_a_second_month_with_the_first_months_history_reaches_compliance_sooner(
     first_days, second_days = first.days_to_full_compliance(), second.days_to_full_compliance()
     assert first_days is not None and second_days is not None
     assert second_days < first_days
+
+
+def test_a_window_too_short_for_any_install_is_a_skip_the_summary_and_report_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = copy.deepcopy(FLEET)
+    short = _full_install_vms(fleet)[0]
+    short.setdefault("tags", {})["patchWindow"] = "22:00-22:20"
+    fleet_path = tmp_path / "fleet.json"
+    fleet_path.write_text(json.dumps(fleet), encoding="utf-8")
+    out = tmp_path / "run"
+    capsys.readouterr()
+    code = main(
+        [
+            *("simulate", "--fleet", str(fleet_path), "--cycle", "2026-12", "--days", "1"),
+            *("--in-memory-store", "--out", str(out)),
+        ]
+    )
+    stdout = capsys.readouterr().out
+
+    assert code == 0
+    assert "1 of the skipped are enrolled VMs whose off-peak window is under 30 minutes" in stdout
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["compliance"]["shortWindowSkips"] == 1
+    (row,) = [vm for vm in report["vms"] if vm["vm"].lower() == short["id"].lower()]
+    assert row["state"] == "skipped"
+    assert (
+        row["reason"] == "off-peak window 22:00-22:20 is 20 minutes; an install needs at least 30"
+    )
+    assert 'class="short-window-count">1<' in (out / "report.html").read_text(encoding="utf-8")
