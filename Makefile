@@ -2,10 +2,18 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# apt-get needs root: sudo when make runs as another user.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test lint typecheck unit demo bench bench-rehearsal examples clean
+.PHONY: setup chromium test lint typecheck unit demo bench bench-rehearsal examples clean
 
-setup: $(STAMP) node_modules/.installed
+setup: $(STAMP) node_modules/.installed chromium
+
+# Debian's chromium, which the report's browser test drives (Playwright's executable_path).
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+		chromium >/dev/null; }
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -14,6 +14,7 @@ import azure.functions as func
 import triggers
 from activities import assessment as assessment_activities
 from activities import housekeeping, ondemand, rollout, rollout_installs, rollout_replan
+from http_api import cycle_routes, ondemand_routes, read_routes, report_page
 from orchestrators import assessment as assessment_orchestrators
 from orchestrators import cycle, group, phase
 from orchestrators import ondemand as ondemand_orchestrators
@@ -34,6 +35,10 @@ BLUEPRINTS: tuple[df.Blueprint, ...] = (
     assessment_activities.bp,
     ondemand.bp,
     housekeeping.bp,
+    ondemand_routes.bp,
+    read_routes.bp,
+    cycle_routes.bp,
+    report_page.bp,
 )
 
 for blueprint in BLUEPRINTS:

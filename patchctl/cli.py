@@ -7,8 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from patchctl import plan_command, simulate_command
-from patchctl.console import RefusingParser, int_between, path_argument, run_refusing
+from patchctl import export_command, plan_command, serve_command, simulate_command
+from patchctl.console import (
+    RefusingParser,
+    int_between,
+    path_argument,
+    positive_number_up_to,
+    run_refusing,
+)
 from patching.defaults import HEALTH_GATE_MINUTES_BOUNDS, SLOT_MINUTES_BOUNDS
 from patching.models import ReleaseKind
 from patching.timefmt import parse_time
@@ -131,6 +137,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="the rehearsal's output (default: rehearsal/ beside the plan file)",
     )
     demo.set_defaults(run=plan_command.run_demo)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the function app on this machine against the fleet simulator and Azurite",
+    )
+    serve.add_argument("--fleet", type=path_argument, required=True, help="fleet file (version 1)")
+    serve.add_argument(
+        "--port", type=int_between(0, 65535), default=0, help="port (default: any free one)"
+    )
+    serve.add_argument(
+        "--clock-speed",
+        type=positive_number_up_to(serve_command.MAX_CLOCK_SPEED),
+        default=1.0,
+        help="the clock runs this many times faster than real time (default 1)",
+    )
+    serve.add_argument(
+        "--function-key",
+        type=serve_command.function_key_argument,
+        help="the function key to require (default: random, printed)",
+    )
+    serve.set_defaults(run=serve_command.run)
+
+    export = commands.add_parser(
+        "export-fleet", help="write a fleet file from real subscriptions, to plan and rehearse"
+    )
+    export.add_argument(
+        "--subscription",
+        type=export_command.subscription_argument,
+        action="append",
+        required=True,
+        help="a subscription GUID (repeat for more)",
+    )
+    export.add_argument("--out", type=path_argument, required=True, help="fleet file to write")
+    export.set_defaults(run=export_command.run)
     return parser
 
 

@@ -2,6 +2,8 @@
 
 Every text that comes from the fleet or the run (VM ids, regions, reasons, statuses) goes
 through `page_text.text`; the page reads the same offline, at phone width and with a keyboard.
+Its content security policy forbids every fetch, so a browser proves it loads nothing.
+The rehearsal's report.html and `GET /api/report` are this one page.
 """
 
 from __future__ import annotations
@@ -11,13 +13,26 @@ from collections import Counter
 from patching.models import ReleaseKind
 from patching.outcomes import VmState
 from patching.slots import SHORTEST_SLOT_MINUTES
-from reporting.model import ComplianceCounts, Report
+from reporting.history_table import render_history
+from reporting.model import ComplianceCounts, Report, Snapshot
 from reporting.page_css import PAGE_CSS
 from reporting.page_text import STATE_LABELS, text, time_html
+from reporting.phase_table import render_phase_table
 from reporting.timeline import PER_VM_LIMIT, aggregates, render_timeline
 from reporting.vm_table import render_vm_table
 
 SUBSCRIPTION_LIMIT = 100
+
+# Nothing may be fetched: styles are inline, the SVG is inline, there is no script.
+CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
+
+_SECTIONS = (
+    ("compliance-h", "Compliance"),
+    ("timeline-h", "Timeline"),
+    ("phases-h", "Phases"),
+    ("vms-h", "VMs"),
+    ("history-h", "Last 30 days"),
+)
 
 _RELEASE_KINDS = {
     ReleaseKind.HOTPATCH: "hotpatch",
@@ -34,18 +49,24 @@ def render_html(report: Report) -> str:
             "<!DOCTYPE html>",
             '<html lang="en">',
             '<head><meta charset="utf-8"/>',
+            f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}"/>',
             '<meta name="viewport" content="width=device-width, initial-scale=1"/>',
             f"<title>Patch report: cycle {cycle} ({kind})</title>",
             f"<style>{PAGE_CSS}</style></head>",
             "<body>",
-            '<a class="skip" href="#vms-h">Skip to the VM table</a>',
-            f"<header><h1>Patch report: cycle {cycle}</h1>{_release_line(report, kind)}</header>",
-            "<main>",
+            '<a class="skip" href="#main">Skip to the report</a>',
+            f"<header><h1>Patch report: cycle {cycle}</h1>{_release_line(report, kind)}",
+            _snapshot_line(report.snapshot),
+            _contents(report),
+            "</header>",
+            '<main id="main" tabindex="-1">',
             _halt_banner(report),
             _compliance(report),
             _timeline(report),
+            render_phase_table(report),
             render_vm_table(report),
-            _run_counters(report),
+            render_history(report),
+            "" if report.snapshot else _run_counters(report),
             "</main>",
             "</body>",
             "</html>",
@@ -60,6 +81,36 @@ def _release_line(report: Report, kind: str) -> str:
         f'<p class="meta">{kind.capitalize()} release{named}, released '
         f"{time_html(release.released_at)}; deadline {time_html(report.cycle.deadline)}.</p>"
     )
+
+
+_CYCLE_STATES = {
+    "running": "is running",
+    "halted": "is halted",
+    "completed": "has completed",
+    "superseded": "was superseded by an unplanned baseline",
+}
+
+
+def _snapshot_line(snapshot: Snapshot | None) -> str:
+    if snapshot is None:
+        return ""
+    if snapshot.cycle_state is None:
+        said = "no cycle is recorded yet: this is the calendar's cycle, VMs as last judged"
+    else:
+        state = snapshot.cycle_state
+        said = f"the cycle {_CYCLE_STATES.get(state, f'is {text(state)}')}"
+    return (
+        f'<p class="meta snapshot">From the app\'s tables at {time_html(snapshot.taken_at)}; '
+        f"{said}.</p>"
+    )
+
+
+def _contents(report: Report) -> str:
+    shown = list(_SECTIONS)
+    if report.halt is not None:
+        shown.insert(0, ("halt-h", "Why it halted"))
+    links = "".join(f'<li><a href="#{anchor}">{name}</a></li>' for anchor, name in shown)
+    return f'<nav class="contents" aria-label="Sections"><ul>{links}</ul></nav>'
 
 
 def _halt_banner(report: Report) -> str:
@@ -144,7 +195,7 @@ def _deferred(report: Report) -> str:
 
 def _by_subscription(report: Report) -> str:
     per_sub = report.compliance_by_subscription()
-    if len(per_sub) < 2:
+    if not per_sub:
         return ""
     shown = list(per_sub.items())[:SUBSCRIPTION_LIMIT]
     rows = []

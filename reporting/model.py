@@ -92,6 +92,7 @@ class HistoryEntry:
     kind: HistoryKind
     status: str
     counts: Mapping[str, int] = field(default_factory=dict)
+    detail: str | None = None  # what else the row says: the install's cycle, an error code
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", MappingProxyType(dict(self.counts)))
@@ -111,6 +112,17 @@ class DeferredHotpatch:
     vm: str
     reboot_patches: int
     until_cycle: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A report read from the app's tables at `taken_at` (`GET /api/report`) rather than
+    made at the end of a rehearsal: its Durable and ARM counters are not known, and
+    `cycle_state` is the cycle's PatchCycles state (None: no cycle recorded yet, the
+    calendar's cycle is shown)."""
+
+    taken_at: datetime
+    cycle_state: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +183,7 @@ class Report:
     history: tuple[VmHistory, ...] = ()
     deferred: tuple[DeferredHotpatch, ...] = ()
     tables: TableCounters | None = None
+    snapshot: Snapshot | None = None
 
     def __post_init__(self) -> None:
         if self.halt is None and any(row.state is VmState.HALTED for row in self.vms):

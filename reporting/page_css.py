@@ -13,8 +13,14 @@ h2 { font-size: 1.2rem; margin: 1.75rem 0 0.5rem; border-bottom: 1px solid var(-
 h3 { font-size: 1rem; margin: 1.25rem 0 0.5rem; }
 .meta { color: var(--muted); margin: 0; }
 .skip { position: absolute; left: -999px; }
-.skip:focus { left: 1rem; top: 0.5rem; background: #fff; padding: 0.25rem 0.5rem; }
+.skip:focus { left: 1rem; top: 0.5rem; background: #fff; padding: 0.25rem 0.5rem; z-index: 2; }
 :focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
+a { color: #0550ae; }
+main:focus { outline: none; }
+.contents ul { list-style: none; padding: 0; margin: 0.6rem 0 0; display: flex; flex-wrap: wrap;
+  gap: 0.3rem 1rem; font-size: 0.95rem; }
+.contents a { display: inline-block; padding: 0.2rem 0; }
+.scroll:focus-visible { outline-offset: -3px; }
 .halt { border: 2px solid var(--halt); border-left-width: 8px; background: #fff4e5;
   padding: 0.5rem 1rem; margin: 1rem 0; }
 .halt h2 { border: 0; margin: 0.25rem 0; color: var(--halt); }
@@ -46,6 +52,8 @@ td.when, thead th, tbody th { white-space: nowrap; }
 td.reason { min-width: 12rem; }
 .id { display: block; color: var(--muted); font-size: 0.8rem; }
 ul.attempts { margin: 0; padding: 0; list-style: none; }
+table.history tbody.vm-history { border-top: 2px solid var(--line); }
+table.history td.vm { min-width: 9rem; }
 .legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 0.4rem 1.2rem;
   font-size: 0.9rem; margin: 0.25rem 0; }
 .key { display: inline-block; width: 1.6rem; height: 0.8rem; vertical-align: middle;

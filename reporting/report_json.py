@@ -227,6 +227,7 @@ def _entry(item: dict[str, Any], where: str) -> HistoryEntry:
         kind=_enum(HistoryKind, item, "kind", where),
         status=_req(item, "status", str, where),
         counts={name: _count(counts, name, f"{where}.counts") for name in counts},
+        detail=_opt(item, "detail", str, where),
     )
 
 
@@ -261,12 +262,15 @@ def _attempt_json(attempt: Attempt) -> dict[str, Any]:
 
 
 def _history_json(entry: HistoryEntry) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "time": format_time(entry.time),
         "kind": entry.kind.value,
         "status": entry.status,
         "counts": dict(entry.counts),
     }
+    if entry.detail is not None:
+        body["detail"] = entry.detail
+    return body
 
 
 def _deferred_json(deferred: DeferredHotpatch) -> dict[str, Any]:

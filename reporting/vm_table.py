@@ -1,4 +1,5 @@
-"""The per-VM table: state, planned slot, what ran, reason; the ones that need a look first.
+"""The per-VM table: state, planned slot, what ran, reason; the ones that need a look first
+(each VM's 30-day history is its own section, `reporting.history_table`).
 
 Past `TABLE_LIMIT` VMs the table shows the failed, halted and pending ones first and says
 how many of each state it leaves out.
@@ -9,12 +10,13 @@ from __future__ import annotations
 from collections import Counter
 
 from patching.outcomes import VmState
-from reporting.model import Attempt, DeferredHotpatch, HistoryEntry, PlannedSlot, Report, VmRow
+from reporting.model import Attempt, DeferredHotpatch, PlannedSlot, Report, VmRow
 from reporting.page_text import STATE_LABELS, text, time_html
 
 TABLE_LIMIT = 500
 
-_ORDER = {
+# Failed, halted and pending first: the VMs that need a look.
+STATE_ORDER = {
     VmState.FAILED: 0,
     VmState.HALTED: 1,
     VmState.PENDING: 2,
@@ -24,11 +26,10 @@ _ORDER = {
 
 
 def render_vm_table(report: Report) -> str:
-    ordered = sorted(report.vms, key=lambda row: (_ORDER[row.state], row.vm_id.key))
+    ordered = sorted(report.vms, key=lambda row: (STATE_ORDER[row.state], row.vm_id.key))
     shown, hidden = ordered[:TABLE_LIMIT], ordered[TABLE_LIMIT:]
     slots = {slot.vm.lower(): slot for slot in report.slots}
     runs = {run.vm.lower(): run.attempts for run in report.runs}
-    history = {h.vm.lower(): h.entries for h in report.history}
     deferred = {d.vm.lower(): d for d in report.deferred}
     rows = []
     for row in shown:
@@ -43,12 +44,8 @@ def render_vm_table(report: Report) -> str:
             _ran_cell(runs.get(key, ())),
             f'<td class="reason">{reason.strip()}</td>',
         ]
-        if report.history:
-            cells.append(_history_cell(history.get(key, ())))
         rows.append(f'<tr data-state="{row.state.value}">{"".join(cells)}</tr>')
     headers = ["VM", "state", "planned slot", "what ran", "reason"]
-    if report.history:
-        headers.append("last 30 days")
     head = "".join(f'<th scope="col">{name}</th>' for name in headers)
     return (
         '<section aria-labelledby="vms-h"><h2 id="vms-h">VMs</h2>'
@@ -64,7 +61,8 @@ def _cap_note(total: int, hidden: list[VmRow]) -> str:
         return f'<p class="note">All {total:,} VMs, failed, halted and pending first.</p>'
     left_out = Counter(row.state for row in hidden)
     said = ", ".join(
-        f"{left_out[state]:,} {state.value}" for state in sorted(left_out, key=_ORDER.__getitem__)
+        f"{left_out[state]:,} {state.value}"
+        for state in sorted(left_out, key=STATE_ORDER.__getitem__)
     )
     return (
         f'<p class="note cap">Showing {total - len(hidden):,} of {total:,} VMs, failed, halted '
@@ -119,18 +117,3 @@ def _ran_cell(attempts: tuple[Attempt, ...]) -> str:
             f"{extra}<br/>{time_html(attempt.start)} to {end}</li>"
         )
     return f'<td class="when"><ul class="attempts">{"".join(items)}</ul></td>'
-
-
-def _history_cell(entries: tuple[HistoryEntry, ...]) -> str:
-    if not entries:
-        return "<td>\u2013</td>"
-    items = "".join(
-        f"<li>{time_html(e.time)} {e.kind.value} {text(e.status)}{_counts_text(e)}</li>"
-        for e in sorted(entries, key=lambda e: e.time, reverse=True)
-    )
-    return f"<td><details><summary>{len(entries)} entries</summary><ul>{items}</ul></details></td>"
-
-
-def _counts_text(entry: HistoryEntry) -> str:
-    said = ", ".join(f"{name} {count:,}" for name, count in sorted(entry.counts.items()))
-    return f": {text(said)}" if said else ""
