@@ -93,12 +93,15 @@ def cycle_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
             if summary.get("superseded"):
                 return summary
             upcoming = runnable[position + 1 : position + 2]
+            # The halt outlasted the next phase's start: re-plan what is left. A phase due
+            # this very minute still starts on time (and the re-plan, which moves only slots
+            # that started before now, would find nothing to move).
             if (
                 resumed
                 and upcoming
-                and parse_time(upcoming[0]["start"]) <= context.current_utc_datetime
+                and parse_time(upcoming[0]["start"]) < context.current_utc_datetime
             ):
-                break  # the halt outlasted the next phase's start: re-plan what is left
+                break
             resumed = False
         if not resumed:
             if retries == RETRY_ROUNDS:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from patchctl.fleetgen import generate_fleet
 from tests.app.rollout_support import (
     CYCLE_ID,
@@ -29,13 +31,17 @@ def run_until_halted(api: Api) -> None:
         api.host.run_until(api.clock.now() + timedelta(hours=1))
 
 
-def test_a_halted_cycle_resumes_through_the_api_once(tmp_path: Path) -> None:
+# 0: resumed in the minute it halted, when the next phase is due that very minute.
+@pytest.mark.parametrize("looked_for_minutes", [0, 10])
+def test_a_halted_cycle_resumes_through_the_api_once(
+    tmp_path: Path, looked_for_minutes: int
+) -> None:
     fleet, canary = failing_canary(FLEET, PLAN)
     with api_host(fleet, RELEASE, tmp_path) as api:
         api.host.engine.start_new("cycle_orchestrator", CYCLE_INSTANCE, cycle_input())
         run_until_halted(api)
         halted = api.store.cycle(CYCLE_ID)
-        api.clock.set(api.clock.now() + timedelta(minutes=10))  # the operator looks into it
+        api.clock.set(api.clock.now() + timedelta(minutes=looked_for_minutes))
 
         answer = api.call(
             "POST", f"/cycles/{CYCLE_ID}/resume", json_body={"reason": "canary fixed"}
