@@ -132,9 +132,13 @@ _MOST_SLOT_FLOORS = 4
 
 def _lane(members: Sequence[Job], cap: int, slots: Sequence[int]) -> _Rounds:
     """n slots, at most `cap` at once: one lane holds ceil(n / cap) of them, which last at
-    least as long as that many of the shortest."""
+    least as long as that many of the shortest. The time some of them run is also no less
+    than their total over `cap`, as no more than `cap` run at any moment, and no less than
+    the longest one: with mixed lengths either can exceed the shortest ones' sum (and an
+    availability set adds up its domains' times, a zone its subscriptions')."""
     count = -(-len(members) // cap)
-    return _Rounds(count, sum(sorted(slots[job.window_class] for job in members)[:count]))
+    lengths = sorted(slots[job.window_class] for job in members)
+    return _Rounds(count, max(sum(lengths[:count]), -(-sum(lengths) // cap), lengths[-1]))
 
 
 def _batch_rounds(members: Sequence[Job], *, cap: int, slots: Sequence[int]) -> _Rounds:

@@ -79,13 +79,37 @@ def lower_bound(
             bounds.append(_soonest_split(rest, graph, finish, after, gate)[0])
             continue
         bound = max(finish(region, after) for region in rest)
-        for a, b in _edges(graph):
-            if canary not in (a, b):
-                a_first = finish(b, finish(a, after) + gate)
-                b_first = finish(a, finish(b, after) + gate)
-                bound = max(bound, min(a_first, b_first))
-        bounds.append(bound)
+        edges = [edge for edge in _edges(graph) if canary not in edge]
+        for a, b in edges:
+            a_first = finish(b, finish(a, after) + gate)
+            b_first = finish(a, finish(b, after) + gate)
+            bound = max(bound, min(a_first, b_first))
+        bounds.append(max(bound, _pairs_bound(edges, graph, finish, after, gate)))
     return min(bounds)
+
+
+# With many regions, the soonest split of the regions of every few pairs bounds the whole:
+# any plan, seen through those regions alone, is one of their splits, none opening sooner.
+_PAIRS_TOGETHER = 2
+
+
+def _pairs_bound(
+    edges: list[tuple[str, str]],
+    graph: Mapping[str, set[str]],
+    finish: Finish,
+    opens: int,
+    gate: int,
+) -> int:
+    """The latest soonest end over the splits of the regions of every few pairs: one phase
+    holds one end of each pair, so a pair whose regions are both quick in their own order may
+    still wait for another pair's slower region (a pair alone cannot see that)."""
+    best = opens
+    for size in range(2, _PAIRS_TOGETHER + 1):
+        for group in itertools.combinations(edges, size):
+            regions = sorted({region for edge in group for region in edge})
+            if len(regions) <= _SEARCH_ALL_SPLITS_UP_TO:
+                best = max(best, _soonest_split(regions, graph, finish, opens, gate)[0])
+    return best
 
 
 # Every ordered split of n regions costs 3^n steps: cheap up to about ten regions.

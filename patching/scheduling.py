@@ -54,19 +54,34 @@ class Tactics:
     cap, but keeps the set busy longer). `set_wide`: an idle set picks the update domain
     to open from all its VMs that can start now, not only those of the lane at hand.
     `scarce_first` (set-wide): it opens the domain holding the VM with the shortest daily
-    window, before the fullest one.
+    window, before the fullest one. `uniform_slots`: slots shorter than the region's most
+    common length are scheduled as if they were that long (never longer than their window)
+    and keep their own length in the plan: shortening a slot breaks no rule, so the schedule
+    stays valid, and with the few long slots alone deciding the rounds the greedy choices
+    are those it makes for a fleet of equal slots (short ones otherwise fill lanes and open
+    update domains and zones early, so a night's last round can spill into the next night).
+    `deadline_first`: among lanes of equal priority, the window that closes soonest first,
+    then the shorter slot (a tight night packs only if the late windows go last).
     """
 
     eager_joins: bool = True
     set_wide: bool = False
     scarce_first: bool = False
+    uniform_slots: bool = False
+    deadline_first: bool = False
 
 
-TACTICS = (
+_CHOICES = (
     Tactics(),
     Tactics(eager_joins=False),
     Tactics(set_wide=True),
     Tactics(set_wide=True, scarce_first=True),
+)
+TACTICS = (
+    *_CHOICES,
+    *(Tactics(t.eager_joins, t.set_wide, t.scarce_first, uniform_slots=True) for t in _CHOICES),
+    Tactics(deadline_first=True),
+    Tactics(set_wide=True, scarce_first=True, deadline_first=True),
 )
 
 
@@ -200,10 +215,29 @@ class RegionScheduler:
         self._pointer: dict[int, int] = {}
         self._active: set[int] = set()
         self._zones_now: tuple[str | None, ...] = (None,)
+        self._slots = self._planned_slots(jobs)
         self._load(jobs)
         for fixed_slot in fixed:
             if fixed_slot.end > start:
                 self._occupy(fixed_slot.job, fixed_slot.end)
+
+    def _planned_slots(self, jobs: Sequence[Job]) -> dict[int, int]:
+        """The length each class's slots are scheduled with: their own, or with
+        `uniform_slots` at least the region's most common length (the longer on a tie),
+        within the class's window. Planned slots are never shorter than the real ones, so
+        every rule still holds for the real ones."""
+        used = {job.window_class for job in jobs}
+        slots = {c: self._classes[c].slot for c in used}
+        if not self._tactics.uniform_slots or not jobs:
+            return slots
+        counts: dict[int, int] = defaultdict(int)
+        for job in jobs:
+            counts[slots[job.window_class]] += 1
+        common = max(counts, key=lambda length: (counts[length], length))
+        return {
+            c: max(slot, min(common, self._classes[c].window.nominal_minutes))
+            for c, slot in slots.items()
+        }
 
     def _load(self, jobs: Sequence[Job]) -> None:
         lanes: dict[_LaneGroup, _Lane] = {}
@@ -314,7 +348,7 @@ class RegionScheduler:
             windows = self._classes[window_class]
             index = self._pointer.get(window_class, 0)
             opens, closes = windows.occurrence(index)
-            while closes - windows.slot < now:
+            while closes - self._slots[window_class] < now:
                 index += 1
                 opens, closes = windows.occurrence(index)
             self._pointer[window_class] = index
@@ -369,12 +403,12 @@ class RegionScheduler:
             heaps = [heap for heap in heaps if heap]
             if not heaps:
                 break
-            best = min(heaps, key=lambda heap: (heap[0].rank, heap[0].sequence))
+            best = min(heaps, key=lambda heap: self._order(heap[0]))
             lane = heapq.heappop(best).lane
             chosen = self._choose(lane, room, now)
             for job in chosen:
                 starts[job.index] = now
-                self._occupy(job, now + self._classes[job.window_class].slot)
+                self._occupy(job, now + self._slots[job.window_class])
                 self._account(job)
             room -= len(chosen)
             if lane.size:
@@ -384,6 +418,17 @@ class RegionScheduler:
                     deferred.append(lane)
         for lane in deferred:
             self._push(lane)
+
+    def _order(self, queued: _Queued) -> tuple[float, int, int, int]:
+        """Which waiting lane goes first: the highest priority; with `deadline_first`, among
+        equals the one whose window closes soonest, then the shortest slot (so VMs whose
+        windows stay open longer are left for the end of the night, and short slots do not
+        take its last minutes from long ones); then the first queued."""
+        if not self._tactics.deadline_first:
+            return queued.rank, 0, 0, queued.sequence
+        window_class = queued.lane.key.window_class
+        closes = self._classes[window_class].occurrence(self._pointer[window_class])[1]
+        return queued.rank, closes, self._slots[window_class], queued.sequence
 
     def _choose(self, lane: _Lane, room: int, now: int) -> list[Job]:
         state = lane.set_state
@@ -439,7 +484,7 @@ class RegionScheduler:
         return domain
 
     def _lane_slot(self, lane: _Lane) -> int:
-        return self._classes[lane.key.window_class].slot
+        return self._slots[lane.key.window_class]
 
     def _can_start(self, lane: _Lane) -> bool:
         key = lane.key

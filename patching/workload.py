@@ -183,13 +183,22 @@ class Workload:
         starts = {r: self.schedule(r, self.jobs_by_region[r], start) for r in regions}
         retried: set[str] = set()
         while True:
-            critical = max(regions, key=lambda r: (max(starts[r].values()), r))
+            # Slots differ in length: the region that ends the phase is the one whose last
+            # slot ends last, not the one whose last slot starts last.
+            critical = max(regions, key=lambda r: (self.end_of(starts[r]), r))
             if critical in retried:
                 return starts
             retried.add(critical)
+            mixed = len({self.slot_of(job.index) for job in self.jobs_by_region[critical]}) > 1
             for tactics in TACTICS[1:]:
+                if tactics.uniform_slots and not mixed:
+                    continue  # with slots of one length it plans just what its twin does
                 other = self.schedule(
                     critical, self.jobs_by_region[critical], start, tactics=tactics
                 )
-                if max(other.values()) < max(starts[critical].values()):
+                if self.end_of(other) < self.end_of(starts[critical]):
                     starts[critical] = other
+
+    def end_of(self, starts: dict[int, int]) -> int:
+        """When the last of these slots (job index -> start minute) ends."""
+        return max(begin + self.slot_of(job_index) for job_index, begin in starts.items())
