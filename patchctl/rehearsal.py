@@ -20,22 +20,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import AzureError
-
 from activities.deps import Deps, reset_deps, use_deps
 from azure_io.compute import ComputeAdapter
 from azure_io.memory_store import MemoryPatchStore
 from azure_io.ports import PatchStore
 from azure_io.settings import Settings, TableStorage
-from azure_io.tables import PatchTables
 from devhost.app_loader import loaded
-from devhost.azurite import AzuriteError, AzuriteTables
 from devhost.host import LocalHost
 from fleetsim.clock import VirtualClock
 from fleetsim.transport import open_simulator
+from patchctl.local_tables import opened_tables, started_azurite
 from patchctl.rehearsal_spec import Progress, RehearsalSpec
 from patching.calendar import next_patch_tuesday
-from patching.errors import BadInput
 from patching.install_history import PastInstall, install_kind
 from patching.models import Assignment, Cycle, ReleaseKind, VmTarget
 from patching.outcomes import VmState, vm_state
@@ -231,7 +227,7 @@ def _running(spec: RehearsalSpec, given_store: PatchStore | None) -> Iterator[_R
     with ExitStack() as stack:
         connection = spec.storage_connection_string
         if connection is None and not spec.in_memory_store and given_store is None:
-            connection = stack.enter_context(_started_azurite()).connection_string
+            connection = stack.enter_context(started_azurite()).connection_string
         clock = VirtualClock(spec.start)
         sim = stack.enter_context(
             open_simulator(
@@ -239,7 +235,11 @@ def _running(spec: RehearsalSpec, given_store: PatchStore | None) -> Iterator[_R
             )
         )
         settings = _settings(spec, sim.base_url, connection)
-        store = given_store or (MemoryPatchStore() if connection is None else _open_store(settings))
+        store = given_store or (
+            MemoryPatchStore()
+            if connection is None
+            else opened_tables(settings, where="--storage-connection-string")
+        )
         store.record_recent_installs(_expected_installs(spec), recorded_at=spec.start)
         compute = ComputeAdapter.from_settings(settings, sim.credential, transport=sim.transport)
         stack.callback(compute.close)
@@ -298,24 +298,3 @@ def _settings(spec: RehearsalSpec, arm_endpoint: str, connection: str | None) ->
         table_storage=None if connection is None else TableStorage(connection_string=connection),
         planned_baseline_months=tuple(sorted(baseline_months)),
     )
-
-
-@contextmanager
-def _started_azurite() -> Iterator[AzuriteTables]:
-    try:
-        azurite = AzuriteTables().__enter__()
-    except AzuriteError as error:
-        raise BadInput(f"cannot start Azurite for the tables: {error}") from error
-    try:
-        yield azurite
-    finally:
-        azurite.__exit__(None, None, None)
-
-
-def _open_store(settings: Settings) -> PatchStore:
-    try:
-        store = PatchTables.from_settings(settings)
-        store.create_tables()
-    except (AzureError, ValueError) as error:
-        raise BadInput(f"--storage-connection-string: cannot use the tables: {error}") from error
-    return store

@@ -182,6 +182,7 @@ def serving(
     from fleetsim.clock import ScaledClock
     from fleetsim.fleet import FleetError as SimulatorFleetError
     from fleetsim.server import start_simulator
+    from patchctl.local_tables import opened_tables, started_azurite
 
     if subscriptions is None:
         subscriptions = fleet_subscriptions(_parsed(document, "the fleet"))
@@ -192,7 +193,7 @@ def serving(
     with ExitStack() as stack:
         stack.callback(_one_server.release)
         clock = ScaledClock(clock_speed)
-        tables = stack.enter_context(_started_azurite())
+        tables = stack.enter_context(started_azurite())
         try:
             simulator = stack.enter_context(start_simulator(document, clock=clock))
         except (SimulatorFleetError, RecursionError) as error:
@@ -207,42 +208,13 @@ def serving(
             arm_credential=ArmCredentialKind.STATIC,
             table_storage=TableStorage(connection_string=tables.connection_string),
         )
-        store = _open_store(settings)
+        store = opened_tables(settings, where="Azurite")
         compute = ComputeAdapter.from_settings(settings)
         stack.callback(compute.close)
         use_deps(Deps(settings=settings, compute=compute, store=store, clock=clock))
         stack.callback(reset_deps)
         host = stack.enter_context(_started_host(clock, port, function_key))
         yield Serving(host, simulator, tables.port, clock, settings)
-
-
-@contextmanager
-def _started_azurite() -> Iterator[Any]:
-    from devhost.azurite import AzuriteError, AzuriteTables
-
-    azurite = AzuriteTables()
-    try:
-        azurite.start()
-    except AzuriteError as error:
-        azurite.__exit__(None, None, None)
-        raise BadInput(f"cannot start Azurite for the tables: {error}") from error
-    try:
-        yield azurite
-    finally:
-        azurite.__exit__(None, None, None)
-
-
-def _open_store(settings: Settings) -> Any:
-    from azure.core.exceptions import AzureError
-
-    from azure_io.tables import PatchTables
-
-    try:
-        store = PatchTables.from_settings(settings)
-        store.create_tables()
-    except (AzureError, ValueError) as error:
-        raise BadInput(f"cannot create the tables in Azurite: {error}") from error
-    return store
 
 
 @contextmanager
