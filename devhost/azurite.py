@@ -133,8 +133,14 @@ class AzuriteTables:
             "--disableTelemetry",
             "--silent",
         ]
+        # Its own session: a Ctrl-C in a terminal signals the whole foreground process
+        # group, and Azurite must not die before its owner (serve) stops in order.
         self._process = subprocess.Popen(
-            command, stdout=self._stdout, stderr=self._stderr, cwd=REPO_ROOT
+            command,
+            stdout=self._stdout,
+            stderr=self._stderr,
+            cwd=REPO_ROOT,
+            start_new_session=True,
         )
         self._wait_until_answering()
 

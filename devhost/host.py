@@ -194,7 +194,8 @@ class LocalHost:
         """Deliver events (Event Grid schema or CloudEvents) as the webhook would.
 
         Without `function_name`, to the app's only Event Grid function.
-        Raises `EventDeliveryFailed` once every event ran if any invocation failed.
+        Raises `EventDeliveryFailed` once every event ran if any invocation failed, and
+        `MalformedEvent` (before any ran) for an event the trigger cannot read.
         """
         spec = self._eventgrid.function(function_name)
         if spec is None:

@@ -49,13 +49,13 @@ class EventGridFunctions:
         return self._functions.get(name.casefold())
 
     def deliver(self, spec: FunctionSpec, events: Sequence[Mapping[str, Any]]) -> None:
-        """Invoke `spec` once per event; EventDeliveryFailed after all ran if any failed."""
+        """Invoke `spec` once per event; EventDeliveryFailed after all ran if any failed.
+        Every event is decoded first: a malformed envelope (a time that is not one) is the
+        sender's error (MalformedEvent), refused before any function runs."""
+        decoded = [_decoded(index, raw) for index, raw in enumerate(events)]
         failures: list[str] = []
-        for index, raw in enumerate(events):
+        for index, (raw, event) in enumerate(zip(events, decoded, strict=True)):
             try:
-                event = EventGridEventInConverter.decode(
-                    meta.Datum(value=json.dumps(raw), type="json"), trigger_metadata=None
-                )
                 self._invoke(spec, event)
             except Exception as error:  # the function's failure, reported for the whole request
                 log.exception("function %r failed on event %d", spec.name, index)
@@ -94,12 +94,29 @@ class EventGridFunctions:
         if kind == "notification":
             try:
                 self.deliver(spec, events)
+            except MalformedEvent as error:
+                return HostResponse.message(400, str(error))
             except EventDeliveryFailed as failure:
                 return HostResponse.message(500, str(failure))
             return HostResponse(202)
         return HostResponse.message(
             400, "header aeg-event-type must be SubscriptionValidation, Notification or Unsubscribe"
         )
+
+
+class MalformedEvent(ValueError):
+    """An event the trigger's converter cannot read: the delivery is refused whole."""
+
+
+def _decoded(index: int, raw: Mapping[str, Any]) -> Any:
+    try:
+        return EventGridEventInConverter.decode(
+            meta.Datum(value=json.dumps(raw), type="json"), trigger_metadata=None
+        )
+    except (ValueError, TypeError, KeyError) as error:
+        raise MalformedEvent(
+            f"event {index} ({raw.get('id')!r}) is not an Event Grid event: {error}"
+        ) from error
 
 
 def _events(body: bytes) -> list[Mapping[str, Any]]:

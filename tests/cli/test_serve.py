@@ -126,7 +126,8 @@ class TestOneServer:
     below that start their own never run beside it: the app's dependencies are global)."""
 
     @pytest.fixture(scope="class")
-    def served(self) -> Iterator[Serving]:
+    @classmethod
+    def served(cls) -> Iterator[Serving]:
         with serving(FLEET, clock_speed=FAST) as running:
             yield running
 
@@ -310,9 +311,47 @@ def _next_line(lines: queue.Queue[str], matching: str, timeout: float = 30.0) ->
             return line
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def descendants(pid: int) -> dict[int, str]:
+    """{pid: command line} of every live process below `pid`."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found[child] = command_line(child)
+                frontier.append(child)
+    return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+# Ctrl-C in a terminal is SIGINT to the whole foreground process group (serve and, unless
+# it has its own session, Azurite); a service manager sends SIGTERM to serve alone.
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
 def test_the_command_prints_url_and_key_serves_and_a_signal_stops_everything(
-    stop: signal.Signals, tmp_path: Path
+    stop: str, tmp_path: Path
 ) -> None:
     fleet = tmp_path / "fleet.json"
     fleet.write_text(json.dumps(FLEET))
@@ -322,6 +361,9 @@ def test_the_command_prints_url_and_key_serves_and_a_signal_stops_everything(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Its own process group, as a shell gives a foreground job: the group's SIGINT
+        # below reaches serve and whatever shares its group, never the test runner.
+        start_new_session=True,
     )
     try:
         assert process.stdout is not None and process.stderr is not None
@@ -339,16 +381,32 @@ def test_the_command_prints_url_and_key_serves_and_a_signal_stops_everything(
         instances = f"{base_url}/runtime/webhooks/durabletask/instances"
         assert call("GET", f"{instances}?code={key}").status == 200
         assert call("GET", instances).status == 401
+        azurite = {pid for pid, line in descendants(process.pid).items() if "azurite" in line}
+        assert azurite, descendants(process.pid)
+        # Outside serve's group: the terminal's SIGINT does not reach it, serve stops it last.
+        assert {os.getpgid(pid) for pid in azurite}.isdisjoint({os.getpgid(process.pid)})
 
-        process.send_signal(stop)
+        if stop == "ctrl-c":
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGTERM)
 
-        assert process.wait(timeout=30) == 0
+        assert process.wait(timeout=10) == 0, _drained(err)
         ports = [port_of(base_url), int(simulator.group(1)), int(tables.group(1))]
         assert all(port_closed(port) for port in ports)
+        assert not [pid for pid in azurite if alive(pid)]
     finally:
         if process.poll() is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _drained(lines: queue.Queue[str]) -> str:
+    """What the stream said since last read (for a failure's message)."""
+    said = []
+    while not lines.empty():
+        said.append(lines.get_nowait())
+    return "\n".join(said)
 
 
 # ----- refusals --------------------------------------------------------------------------

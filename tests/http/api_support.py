@@ -1,6 +1,12 @@
 """The real function app on the local host, bound to a port, against the fleet simulator in
 process, an in-memory store and one virtual clock; called with `requests` and the key.
 
+For what `patchctl serve` (tests/http/serve_support.py) cannot set up: a store or an ARM
+that fails (test_http_failures), and runs that need the clock driven (`run_until`: a cycle
+halted by a failing canary in test_http_resume, on-demand work run to its end in
+test_http_ondemand, where on serve the fast clock's own assessment rounds would run on the
+same VMs beside it).
+
 On a virtual clock nothing runs by itself, so a request's effect on the Durable engine is
 what the route did (an instance created, an event raised); `host.run_until` runs them.
 """

@@ -1,4 +1,5 @@
-"""Hypothesis against the running app: any body, any query, any path segment, and bodies
+"""Hypothesis against `patchctl serve` (`serving`: the app on the local host, the fleet
+simulator over HTTPS, Azurite), over HTTP with its function key: any body, any query, any path segment, and bodies
 one field away from a valid one. No answer is a 5xx; every refusal has the error body and
 names a field; a refused request starts nothing, and an accepted installation is one the
 orchestration's own check accepts too."""
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -16,15 +16,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestrators.assessment_payloads import parse_ondemand_install
-from tests.http.api_support import FOREIGN_SUB, SUB, Api, api_host, small_fleet, vm_id
+from tests.http.serve_support import (
+    FOREIGN_SUB,
+    ServedApi,
+    fleet_vms,
+    foreign_vm_id,
+    serve_fleet,
+    served_api,
+)
 
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+FLEET = serve_fleet()
+VMS = fleet_vms(FLEET)
+MANAGED = tuple(sorted(s["id"] for s in FLEET["subscriptions"]))
+SUB = MANAGED[0]
+KNOWN = VMS[0].id
 FUZZ = settings(
     max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-MANAGED = ("0000aaaa-0000-4000-8000-000000000001", "0000bbbb-0000-4000-8000-000000000002")
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -35,17 +45,18 @@ json_values = st.recursive(
 )
 ids = st.sampled_from(
     [
-        vm_id("lin-01"),
-        vm_id("win-01"),
-        vm_id("nowhere"),
-        vm_id("x", subscription=FOREIGN_SUB),
+        KNOWN,
+        VMS[1].id,
+        KNOWN.replace("vm-", "gone-"),
+        foreign_vm_id(),
+        f"/subscriptions/{FOREIGN_SUB}",
         SUB,
         "",
         "/subscriptions/",
     ]
 ) | st.text(max_size=40)
 valid_install = {
-    "vms": [vm_id("lin-01")],
+    "vms": [KNOWN],
     "classifications": ["Critical"],
     "kbNumbersToInclude": ["5048654"],
     "kbNumbersToExclude": [],
@@ -76,7 +87,7 @@ field_values = (
 @st.composite
 def near_installs(draw: st.DrawFn) -> dict[str, Any]:
     """A valid installation with one field changed, dropped, or added."""
-    body = dict(valid_install)
+    body: dict[str, Any] = dict(valid_install)
     name = draw(st.sampled_from([*body, "extra"]))
     if draw(st.booleans()) and name in body:
         del body[name]
@@ -86,25 +97,25 @@ def near_installs(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    with api_host(small_fleet(), START, tmp_path_factory.mktemp("fuzz")) as running:
+def api() -> Iterator[ServedApi]:
+    with served_api(FLEET) as running:
         running.discover_all()
         yield running
 
 
-def checked(api: Api, answer: Any, before: set[str]) -> None:
+def checked(api: ServedApi, answer: Any, before: set[str]) -> None:
     assert answer.status_code < 500, answer.text
     if answer.status_code >= 400 and answer.status_code != 401:
         error = answer.json()["error"]
         assert isinstance(error["code"], str) and isinstance(error["message"], str)
     if answer.status_code != 202:
-        assert set(api.instances()) == before
+        assert api.requested_instances() == before
 
 
 @FUZZ
 @given(body=json_values | near_installs() | st.binary(max_size=40))
-def test_no_installation_body_gets_a_server_error(api: Api, body: Any) -> None:
-    before = set(api.instances())
+def test_no_installation_body_gets_a_server_error(api: ServedApi, body: Any) -> None:
+    before = api.requested_instances()
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     answer = api.call("POST", "/installations", data=raw)
 
@@ -121,12 +132,12 @@ def test_no_installation_body_gets_a_server_error(api: Api, body: Any) -> None:
     | st.fixed_dictionaries({"scope": st.lists(ids, max_size=3)})
     | st.binary(max_size=40)
 )
-def test_no_assessment_or_resume_body_gets_a_server_error(api: Api, body: Any) -> None:
-    before = set(api.instances())
+def test_no_assessment_or_resume_body_gets_a_server_error(api: ServedApi, body: Any) -> None:
+    before = api.requested_instances()
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
 
     checked(api, api.call("POST", "/assessments", data=raw), before)
-    before = set(api.instances())
+    before = api.requested_instances()
     checked(api, api.call("POST", "/cycles/2026-03/resume", data=raw), before)
 
 
@@ -139,9 +150,9 @@ def test_no_assessment_or_resume_body_gets_a_server_error(api: Api, body: Any) -
     | st.sampled_from(["2026-03", "1999-12", "3000-01", "2026-00", "2026-03-baseline"]),
 )
 def test_no_query_gets_a_server_error(
-    api: Api, vm: str, days: str, subscription: str, cycle: str
+    api: ServedApi, vm: str, days: str, subscription: str, cycle: str
 ) -> None:
-    before = set(api.instances())
+    before = api.requested_instances()
     for path, params in (
         ("/history", {"vm": vm, "days": days}),
         ("/compliance", {"subscription": subscription}),
@@ -152,8 +163,8 @@ def test_no_query_gets_a_server_error(
 
 @FUZZ
 @given(segments=st.lists(st.text(min_size=1, max_size=12) | st.just(SUB), min_size=3, max_size=3))
-def test_no_vm_path_or_cycle_path_gets_a_server_error(api: Api, segments: list[str]) -> None:
-    before = set(api.instances())
+def test_no_vm_path_or_cycle_path_gets_a_server_error(api: ServedApi, segments: list[str]) -> None:
+    before = api.requested_instances()
     path = "/".join(quote(segment, safe="") for segment in segments)
     checked(api, api.call("GET", f"/vms/{path}"), before)
     checked(

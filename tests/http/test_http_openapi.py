@@ -1,12 +1,14 @@
-"""docs/openapi.yaml is true of the running app: schemathesis generates requests from it
+"""docs/openapi.yaml is true of `patchctl serve` (`serving`: the app on the local host, the
+fleet simulator over HTTPS, Azurite's tables), called over HTTP: schemathesis generates requests from it
 (valid and invalid ones) for every route and runs its checks on each answer: never a
 server error, only documented statuses, content types, headers and bodies, and no
 invalid input accepted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+import os
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,10 +16,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from azure_io.patch_results import AssessmentResult
-from tests.http.api_support import KEY, Api, api_host, small_fleet, vm_id
+from tests.http.serve_support import ServedApi, fleet_vms, serve_fleet, served_api
 
 ROOT = Path(__file__).resolve().parents[2]
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+FLEET = serve_fleet()
 # Valid and invalid requests, a few of each per route (the coverage phase's boundary cases
 # include a 10,000-VM install: too slow for this file); the key goes in the header.
 CONFIG = schemathesis.Config.from_dict(
@@ -30,12 +32,13 @@ schema = schemathesis.openapi.from_path(ROOT / "docs" / "openapi.yaml", config=C
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    with api_host(small_fleet(), START, tmp_path_factory.mktemp("openapi")) as running:
+def api() -> Iterator[ServedApi]:
+    with served_api(FLEET) as running:
         running.discover_all()
-        at = START - timedelta(days=1)
+        at = running.now() - timedelta(days=1)
         running.store.record_assessments(
-            [AssessmentResult(vm_id("lin-01"), "Succeeded", at, False, 1, 0)], recorded_at=at
+            [AssessmentResult(fleet_vms(FLEET)[0].id, "Succeeded", at, False, 1, 0)],
+            recorded_at=at,
         )
         yield running
 
@@ -59,12 +62,12 @@ def test_the_description_is_a_valid_openapi_3_1_document() -> None:
 
 @schema.parametrize()
 @settings(
-    max_examples=int(__import__("os").environ.get("HTTP_EXAMPLES", "12")),
+    max_examples=int(os.environ.get("HTTP_EXAMPLES", "12")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_every_route_keeps_to_the_description(case: schemathesis.Case, api: Api) -> None:
-    key = {"x-functions-key": KEY}
+def test_every_route_keeps_to_the_description(case: schemathesis.Case, api: ServedApi) -> None:
+    key = {"x-functions-key": api.key}
     if case.method.upper() != case.operation.method.upper():
         # A method the route does not have never reaches the app: the host answers it (404
         # as the Functions host does; its HTTP server has no TRACE at all, 501).
@@ -86,6 +89,6 @@ def test_every_route_keeps_to_the_description(case: schemathesis.Case, api: Api)
     )
 
 
-def _listed_twice(vms: list[object]) -> bool:
+def _listed_twice(vms: Sequence[object]) -> bool:
     keys = [vm.lower() for vm in vms if isinstance(vm, str)]
     return len(keys) != len(set(keys))
