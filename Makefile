@@ -9,11 +9,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: $(STAMP) node_modules/.installed chromium
 
-# Debian's chromium, which the report's browser test drives (Playwright's executable_path).
+# Debian's chromium, which the report's browser test drives (Playwright's executable_path),
+# and curl, which the README's serve session uses.
 chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	@{ command -v chromium && command -v curl; } >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-		chromium >/dev/null; }
+		chromium curl >/dev/null; }
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
