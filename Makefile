@@ -47,6 +47,7 @@ examples: setup
 bench: setup
 	$(PY) -m bench.bench_planner
 	$(PY) -m bench.bench_tables
+	$(PY) -m bench.bench_serve
 	$(PY) -m bench.bench_fleetsim
 	$(PY) -m bench.bench_durable
 	$(PY) -m bench.bench_rehearsal --fleets example
