@@ -34,6 +34,7 @@ from devhost.host import LocalHost
 from fleetsim import VirtualClock, open_simulator
 from fleetsim.faults import FaultConfig
 from fleetsim.transport import InProcessSimulator
+from tests.http.http_calls import api_request
 
 KEY = "http-api-test-key"
 HOST_JSON = json.loads((Path(__file__).resolve().parents[2] / "host.json").read_text("utf-8"))
@@ -104,12 +105,14 @@ class Api:
         params: dict[str, str] | None = None,
         key: str | None = KEY,
     ) -> requests.Response:
-        headers = {"x-functions-key": key} if key is not None else {}
-        if json_body is not None:
-            data = json.dumps(json_body)
-            headers["Content-Type"] = "application/json"
-        return self.session.request(
-            method, f"{self.base_url}{path}", data=data, params=params, headers=headers, timeout=30
+        return api_request(
+            self.session,
+            method,
+            f"{self.base_url}{path}",
+            key=key,
+            json_body=json_body,
+            data=data,
+            params=params,
         )
 
     def instances(self) -> dict[str, dict[str, Any]]:

@@ -15,7 +15,6 @@ its module to run timers against another module's dependencies.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from azure_io.tables import PatchTables
 from patchctl.fleetgen import generate_fleet
 from patchctl.serve_command import Serving, serving
 from patching.resource_ids import VmId
+from tests.http.http_calls import api_request
 
 # A subscription the app does not manage (the generated fleet's are 0000000N-...).
 FOREIGN_SUB = "0000ffff-0000-4000-8000-00000000000f"
@@ -125,12 +125,14 @@ class ServedApi:
     ) -> requests.Response:
         """`key` "" is the server's function key, None none at all."""
         key = self.key if key == "" else key
-        headers = {"x-functions-key": key} if key is not None else {}
-        if json_body is not None:
-            data = json.dumps(json_body)
-            headers["Content-Type"] = "application/json"
-        return self.session.request(
-            method, f"{self.base_url}{path}", data=data, params=params, headers=headers, timeout=30
+        return api_request(
+            self.session,
+            method,
+            f"{self.base_url}{path}",
+            key=key,
+            json_body=json_body,
+            data=data,
+            params=params,
         )
 
     def instances(self) -> dict[str, dict[str, Any]]:
