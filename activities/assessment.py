@@ -29,6 +29,7 @@ from azure_io.patch_results import AssessmentResult, OperationError
 from azure_io.patch_views import VmView
 from azure_io.rollout_records import OperationInFlight
 from azure_io.table_rows import ComplianceRecord
+from azure_io.telemetry import activity_logging, app_logger
 from orchestrators.assessment_payloads import Scope, parse_scope
 from patching.assessment import Wave, due_for_assessment, pace_operations
 from patching.models import PatchMode, VmTarget
@@ -37,6 +38,7 @@ from patching.resource_ids import VmId
 from patching.timefmt import format_time
 
 bp = df.Blueprint()
+log = app_logger(__name__)
 
 INVENTORY_MAX_AGE = timedelta(days=1)
 # Assessments leave this many operations a minute of each subscription and region to
@@ -49,6 +51,7 @@ _ASSESSED = {"succeeded", "completedwithwarnings"}
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def assessment_scope(payload: dict[str, Any]) -> dict[str, Any]:
     """Checks the scope and names the subscriptions whose inventory is over a day old."""
     current = deps()
@@ -63,6 +66,7 @@ def assessment_scope(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="subscription")  # type: ignore[untyped-decorator]
+@activity_logging
 def discover_subscription(subscription: str) -> dict[str, Any]:
     """Discovers a subscription's VMs into the inventory; a 429 comes back as `retryAfter`."""
     current = deps()
@@ -71,10 +75,12 @@ def discover_subscription(subscription: str) -> dict[str, Any]:
     except ArmThrottledError as throttled:
         return {"retryAfter": throttled.retry_after_seconds}
     current.store.save_inventory(subscription, targets, discovered_at=current.clock.now())
+    log.info("discovered %d VMs", len(targets))
     return {"vms": len(targets)}
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def select_assessment_waves(payload: dict[str, Any]) -> dict[str, Any]:
     """The waves of VMs due, paced under the operations limit, saved for the round; the VMs
     due but off are recorded as skipped with their power state. `nextDue`: when a round
@@ -114,6 +120,7 @@ def select_assessment_waves(payload: dict[str, Any]) -> dict[str, Any]:
     waves = pace_operations(due.due, now=now, reserved=RESERVED_FOR_INSTALLS)
     current.store.save_assessment_waves(payload["round"], waves, recorded_at=now)
     next_due = None if waves else _next_due(current, scope, due.next_due)
+    log.info("%d VMs due in %d waves, %d off", len(due.due), len(waves), len(due.skipped_off))
     return {
         "waves": [{"index": index, "start": format_time(w.start)} for index, w in enumerate(waves)],
         "due": len(due.due),
@@ -135,6 +142,7 @@ def _next_due(current: Deps, scope: Scope | None, vm_due: datetime | None) -> da
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def start_assessments(payload: dict[str, Any]) -> dict[str, Any]:
     """Starts an assessment on each VM of the round's wave from position `from` on that has
     none running; stops at a 429 with `retryAfter` and `next`, the position to go on from."""
@@ -171,6 +179,7 @@ def start_assessments(payload: dict[str, Any]) -> dict[str, Any]:
     current.store.save_operations(started)
     _record_skips(current, off, now)
     current.store.record_assessments(failed, recorded_at=now)
+    log.info("started %d assessments, %d refused", len(started), len(off) + len(failed))
     return {
         "started": len(started) + already_running,
         "refused": len(off) + len(failed),
@@ -181,6 +190,7 @@ def start_assessments(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def check_assessments(payload: dict[str, Any]) -> dict[str, Any]:
     """One status request per assessment in flight on the VMs of the round's wave; records
     and finishes those that ended. Returns how many still run; with `giveUp`, records
@@ -218,6 +228,8 @@ def check_assessments(payload: dict[str, Any]) -> dict[str, Any]:
     current.store.record_assessments(results, recorded_at=now)
     current.store.record_compliance(_assessment_compliance(current, results, now))
     current.store.finish_operations(operation.key for operation in ended)
+    for result in results:
+        log.info("assessment %s", result.status, extra={"vm": result.vm_id})
     return {"running": len(still_running), "retryAfter": retry_after}
 
 

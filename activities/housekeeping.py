@@ -16,14 +16,17 @@ import azure.durable_functions as df
 
 from activities.deps import deps
 from azure_io.compute_outcomes import OperationKind
+from azure_io.telemetry import activity_logging, app_logger
 
 bp = df.Blueprint()
+log = app_logger(__name__)
 
 OPERATION_ROWS_KEPT = timedelta(days=7)
 ASSESSMENT_WAVES_KEPT = timedelta(days=2)
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def daily_cleanup(payload: dict[str, Any] | None) -> dict[str, int]:
     """Purges old history and leftover operation rows; counts what went."""
     current = deps()
@@ -38,4 +41,5 @@ def daily_cleanup(payload: dict[str, Any] | None) -> dict[str, int]:
     ]
     current.store.finish_operations(leftovers)
     waves = current.store.purge_assessment_waves(before=now - ASSESSMENT_WAVES_KEPT)
+    log.info("purged %d history rows, %d operation rows", purged, len(leftovers))
     return {"historyRows": purged, "operationRows": len(leftovers), "assessmentWaves": waves}

@@ -17,6 +17,7 @@ from activities.store_reads import inventoried
 from azure_io.compute_outcomes import OperationFailed, OperationKind, Started, Throttled
 from azure_io.patch_results import InstallRequest, InstallResult, failed_install
 from azure_io.rollout_records import OperationInFlight
+from azure_io.telemetry import activity_logging, app_logger
 from orchestrators.assessment_payloads import (
     ONDEMAND_CYCLE,
     OnDemandInstall,
@@ -27,9 +28,11 @@ from patching.models import VmTarget
 from patching.resource_ids import VmId
 
 bp = df.Blueprint()
+log = app_logger(__name__)
 
 
 @bp.activity_trigger(input_name="body")  # type: ignore[untyped-decorator]
+@activity_logging
 def validate_ondemand_install(body: dict[str, Any]) -> dict[str, Any]:
     """The request checked, or RequestError naming the field; VMs must be discovered."""
     current = deps()
@@ -39,6 +42,7 @@ def validate_ondemand_install(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def start_ondemand_installs(payload: dict[str, Any]) -> dict[str, Any]:
     """Starts the request's install on each VM without one running; stops at a 429 and
     returns the VMs not started yet as `pending`, with `retryAfter`."""
@@ -76,6 +80,8 @@ def start_ondemand_installs(payload: dict[str, Any]) -> dict[str, Any]:
             refused.append(failed_install(vm, outcome.code, outcome.message, started_at=now))
     current.store.save_operations(started)
     current.store.record_installs(refused, cycle=ONDEMAND_CYCLE, recorded_at=now)
+    for operation in started:
+        log.info("install started", extra={"cycle": ONDEMAND_CYCLE, "vm": operation.started.vm_id})
     return {
         "started": len(started) + already_running,
         "refused": len(refused),
@@ -85,6 +91,7 @@ def start_ondemand_installs(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def check_ondemand_installs(payload: dict[str, Any]) -> dict[str, Any]:
     """One status request per install in flight on `vms`; records and finishes those that
     ended. With `giveUp`, those still running are recorded as timed out."""
@@ -122,6 +129,9 @@ def check_ondemand_installs(payload: dict[str, Any]) -> dict[str, Any]:
         running = []
     current.store.record_installs(results, cycle=ONDEMAND_CYCLE, recorded_at=now)
     current.store.finish_operations(operation.key for operation in ended)
+    for result in results:
+        extra = {"cycle": ONDEMAND_CYCLE, "vm": result.vm_id}
+        log.info("install finished: %s", result.status, extra=extra)
     return {"running": running, "retryAfter": retry_after}
 
 

@@ -7,6 +7,7 @@ upserts (an activity may run twice) and returns a small JSON answer.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
@@ -20,6 +21,7 @@ from activities.store_reads import recorded_views
 from azure_io.rollout_records import PlanGroupRows
 from azure_io.settings import Settings
 from azure_io.table_rows import ComplianceRecord, CycleRecord
+from azure_io.telemetry import activity_logging, app_logger
 from orchestrators.rollout_payloads import SUPERSEDED
 from patching.calendar import cycle_id_of, make_cycle
 from patching.fanout import group_assignments
@@ -35,6 +37,7 @@ from patching.resource_ids import VmId
 from patching.timefmt import format_time, parse_time
 
 bp = df.Blueprint()
+log = app_logger(__name__)
 
 
 def planned_cycle(release: dict[str, Any], settings: Settings) -> Cycle:
@@ -59,6 +62,7 @@ def planning_policy(settings: Settings) -> PlanningPolicy:
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def rollout_save_cycle(payload: dict[str, Any]) -> str:
     """`{"cycle", "kind", "releasedAt", "releaseId", "state", "haltReason"?, "summary"}`;
     returns the cycle's state, which stays `superseded` once a baseline replaced it."""
@@ -80,10 +84,12 @@ def rollout_save_cycle(payload: dict[str, Any]) -> str:
             plan_summary=payload.get("summary"),
         )
     )
+    log.info("cycle %s", payload["state"], extra={"haltReason": payload.get("haltReason")})
     return str(payload["state"])
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def rollout_supersede(payload: dict[str, Any]) -> bool:
     """`{"cycle", "by"}`: marks the replaced cycle superseded; False if it has no record."""
     current = deps()
@@ -94,16 +100,19 @@ def rollout_supersede(payload: dict[str, Any]) -> bool:
     current.store.save_cycle(
         replace(held, state=SUPERSEDED, halt_reason=reason, recorded_at=current.clock.now())
     )
+    log.warning("cycle %s", reason)
     return True
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def rollout_subscriptions(payload: None) -> list[str]:
     """The subscriptions the app manages (its settings)."""
     return list(deps().settings.subscriptions)
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def rollout_discover(payload: dict[str, Any]) -> dict[str, Any]:
     """`{"subscription"}`: its VMs replace the subscription's inventory; returns their count
     and the geo-pairs ARM gives for the subscription's regions (`regionPairs`)."""
@@ -112,10 +121,12 @@ def rollout_discover(payload: dict[str, Any]) -> dict[str, Any]:
     targets = current.compute.discover(subscription)
     pairs = current.compute.region_pairs(subscription)
     current.store.save_inventory(subscription, targets, discovered_at=current.clock.now())
+    log.info("discovered %d VMs", len(targets))
     return {"subscription": subscription, "vms": len(targets), "regionPairs": pairs}
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def rollout_plan(payload: dict[str, Any]) -> dict[str, Any]:
     """`{"cycle", "kind", "releasedAt", "releaseId"}`: plans the inventory, saves the plan
     by group (replacing any earlier one) and the skipped VMs' compliance; returns the
@@ -149,6 +160,14 @@ def rollout_plan(payload: dict[str, Any]) -> dict[str, Any]:
             cycle=cycle_id,
         )
         for skip in plan.skipped
+    )
+    for skip in plan.skipped:
+        log.info("skipped by the plan: %s", skip.reason, extra={"vm": skip.vm})
+    log.info(
+        "planned %d VMs in %d phases, %d skipped",
+        len(plan.assignments),
+        len(plan.phases),
+        len(plan.skipped),
     )
     return {
         "assigned": len(plan.assignments),
@@ -207,6 +226,7 @@ def phase_payloads(plan: Plan, groups: list[tuple[str, int]]) -> list[dict[str, 
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def rollout_group_batches(payload: dict[str, Any]) -> list[dict[str, str]]:
     """`{"cycle", "group"}`: the group's slot batches as `{"start", "end"}`, in order."""
     slots = deps().store.plan_group(payload["cycle"], payload["group"])
@@ -216,6 +236,7 @@ def rollout_group_batches(payload: dict[str, Any]) -> list[dict[str, str]]:
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def rollout_phase_verdict(payload: dict[str, Any]) -> dict[str, Any]:
     """`{"cycle", "phase", "groups"}`: the health gate over the recorded outcomes of the
     VMs of the phase's groups."""
@@ -230,6 +251,15 @@ def rollout_phase_verdict(payload: dict[str, Any]) -> dict[str, Any]:
     views = recorded_views(store, vms)
     outcomes = [recorded_outcome(vm, views.get(VmId.parse(vm).key), cycle_id) for vm in vms]
     verdict = phase_verdict(outcomes, budget_percent=current.settings.error_budget_percent)
+    log.log(
+        logging.WARNING if verdict.halt else logging.INFO,
+        "phase verdict: %s (%d failed, %d unhealthy of %d, %d allowed)",
+        "halt" if verdict.halt else "go on",
+        verdict.failed,
+        verdict.unhealthy,
+        len(vms),
+        verdict.allowed,
+    )
     return {
         "halt": verdict.halt,
         "reason": verdict.reason,

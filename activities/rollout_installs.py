@@ -23,6 +23,7 @@ from activities.rollout_slots import (
     timed_install,
 )
 from activities.store_reads import inventoried, recorded_views
+from azure_io import telemetry
 from azure_io.compute_outcomes import (
     HealthVerdict,
     OperationFailed,
@@ -34,6 +35,7 @@ from azure_io.compute_outcomes import (
 from azure_io.patch_results import InstallResult, failed_install
 from azure_io.rollout_records import OperationInFlight, OperationKey
 from azure_io.table_rows import ComplianceRecord
+from azure_io.telemetry import activity_logging, app_logger
 from orchestrators.rollout_payloads import SUPERSEDED
 from patching.install_history import PastInstall, install_kind, with_install
 from patching.models import Assignment, PowerState, ReleaseKind, VmTarget
@@ -42,11 +44,13 @@ from patching.policy import is_hotpatch_enabled
 from patching.resource_ids import VmId
 
 bp = df.Blueprint()
+log = app_logger(__name__)
 
 _INSTALL = OperationKind.INSTALL
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def rollout_start_installs(payload: dict[str, Any]) -> dict[str, Any]:
     """`{"cycle", "kind", "group", "batch", "vms": [ids] | null, "last"}`: starts the batch's
     installs (or only `vms`'); returns the VMs ARM throttled and the longest Retry-After.
@@ -91,6 +95,16 @@ def rollout_start_installs(payload: dict[str, Any]) -> dict[str, Any]:
         starts.refused = []
     current.store.record_installs(starts.not_started, cycle=cycle_id, recorded_at=now)
     _record_refusals(current, payload, targets, starts.missed, now)
+    for missed in starts.missed:
+        log.warning("install not started: %s", missed.detail, extra={"vm": missed.vm})
+    for result in starts.not_started:
+        telemetry.install_not_started(result.vm_id, result.error.code if result.error else "")
+    log.info(
+        "batch %s: %d VMs throttled, %d missed their slot",
+        payload["batch"],
+        len(starts.refused),
+        len(starts.missed),
+    )
     return {"refused": starts.refused, "retryAfterSeconds": starts.retry_after}
 
 
@@ -130,6 +144,8 @@ def _start(
         current.store.save_operations(
             [OperationInFlight(outcome, now, cycle=cycle_id, slot_end=assignment.end)]
         )
+        log.info("install started", extra={"vm": target.id})
+        telemetry.installs_started(target.id)
     elif isinstance(outcome, Throttled):
         starts.throttled(target.id, outcome)
     else:
@@ -141,6 +157,7 @@ def _start(
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def rollout_check_installs(payload: dict[str, Any]) -> dict[str, list[str]]:
     """`{"cycle", "group", "batch", "vms": [ids] | null}`: one look at each install the batch
     started (or only `vms`'); records the finished ones' results."""
@@ -165,6 +182,9 @@ def rollout_check_installs(payload: dict[str, Any]) -> dict[str, list[str]]:
         for operation, outcome in checked.ended
     ]
     current.store.record_installs(results, cycle=cycle_id, recorded_at=current.clock.now())
+    for result in results:
+        log.info("install finished: %s", result.status, extra={"vm": result.vm_id})
+        telemetry.install_finished(result.vm_id, result.status)
     # A 429 ends the round: the operations it left unchecked are looked at with the others
     # still running, after the group's next durable timer.
     return {
@@ -181,6 +201,7 @@ def _slot_minutes(operation: OperationInFlight) -> int | None:
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def rollout_record_installs(payload: dict[str, Any]) -> dict[str, int]:
     """`{"cycle", "kind", "vms": finished ids, "unfinished": ids}`: checks the health of each
     finished VM, records its compliance and forgets its operation; an unfinished install
@@ -213,6 +234,9 @@ def rollout_record_installs(payload: dict[str, Any]) -> dict[str, int]:
             reason = "the install was still running after its last check"
             records.append(_record(target, state, reason, cycle_id, now))
     current.store.record_compliance(records)
+    for record in records:
+        log.info("compliance %s: %s", record.state, record.reason, extra={"vm": record.vm_id})
+        telemetry.compliance_recorded(record.vm_id, record.state)
     current.store.record_recent_installs(learned, recorded_at=now)
     current.store.finish_operations(OperationKey(vm, _INSTALL) for vm in payload["vms"])
     return {"recorded": len(records)}
@@ -228,11 +252,14 @@ def _record_refusals(
     """Each slot that did not start as its VM's compliance."""
     cycle_id = payload["cycle"]
     kind = ReleaseKind(payload["kind"])
-    current.store.record_compliance(
+    records = [
         _compliance(targets[o.vm.lower()], kind, o, cycle_id, now)
         for o in missed
         if o.vm.lower() in targets
-    )
+    ]
+    current.store.record_compliance(records)
+    for record in records:
+        telemetry.compliance_recorded(record.vm_id, record.state)
 
 
 def _compliance(

@@ -19,6 +19,7 @@ from activities.rollout import (
 from activities.rollout_slots import recorded_outcome
 from activities.store_reads import recorded_views
 from azure_io.rollout_records import PlanGroupRows
+from azure_io.telemetry import activity_logging, app_logger
 from orchestrators.rollout_payloads import retry_group_id, retry_round_of
 from patching.fanout import group_assignments
 from patching.models import Assignment, Phase, Plan, ReleaseKind
@@ -28,9 +29,11 @@ from patching.resource_ids import VmId
 from patching.timefmt import parse_time
 
 bp = df.Blueprint()
+log = app_logger(__name__)
 
 
 @bp.activity_trigger(input_name="payload")  # type: ignore[untyped-decorator]
+@activity_logging
 def rollout_replan(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """`{"cycle", "kind", "releasedAt", "releaseId", "round", "phases", "resumed"}` (the
     current plan's phases): re-plans (`patching.replan`) and saves the slots that moved as
@@ -56,6 +59,7 @@ def rollout_replan(payload: dict[str, Any]) -> list[dict[str, Any]]:
     outcomes = [recorded_outcome(vm, views.get(VmId.parse(vm).key), cycle_id) for vm in passed]
     missed = [o.vm for o in outcomes if is_miss(o) and not (resumed and install_failed(o))]
     if not missed:
+        log.info("re-plan: no VM missed its slot")
         return []
     phases = tuple(
         Phase(
@@ -86,4 +90,6 @@ def rollout_replan(payload: dict[str, Any]) -> list[dict[str, Any]]:
         for g in groups
     ]
     store.save_plan_groups(cycle_id, rows, recorded_at=now)
+    for vm in missed:
+        log.info("re-planned after a missed slot", extra={"vm": vm})
     return phase_payloads(new, [(row.group_id, row.phase) for row in rows])

@@ -1,7 +1,8 @@
 """The app's settings: read once from the environment into one frozen, typed object.
 
-Nothing else in the project reads ``os.environ``; callers get a ``Settings`` and pass
-it (or the parts they need) down.
+The names, defaults and meanings are `azure_io.app_settings`' one list, the one the
+deployment sets too. Nothing else in the project reads ``os.environ``; callers get a
+``Settings`` and pass it (or the parts they need) down.
 
 | variable | meaning | default |
 | --- | --- | --- |
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from azure_io import app_settings as names
 from azure_io.errors import AzureIoError
 from patching import defaults
 from patching.defaults import Bounds
@@ -94,45 +96,45 @@ class Settings:
             return parse(name, raw) if raw else default
 
         return cls(
-            subscriptions=read("PATCH_SUBSCRIPTIONS", _subscriptions, built.subscriptions),
-            arm_endpoint=read("PATCH_ARM_ENDPOINT", _https_url, built.arm_endpoint),
-            arm_ca_bundle=read("PATCH_ARM_CA_BUNDLE", _existing_file, built.arm_ca_bundle),
-            arm_credential=read("PATCH_ARM_CREDENTIAL", _credential_kind, built.arm_credential),
+            subscriptions=read(names.SUBSCRIPTIONS.name, _subscriptions, built.subscriptions),
+            arm_endpoint=read(names.ARM_ENDPOINT.name, _https_url, built.arm_endpoint),
+            arm_ca_bundle=read(names.ARM_CA_BUNDLE.name, _existing_file, built.arm_ca_bundle),
+            arm_credential=read(names.ARM_CREDENTIAL.name, _credential_kind, built.arm_credential),
             arm_retry_attempts=read(
-                "PATCH_ARM_RETRY_ATTEMPTS", _int_in(Bounds(0, 10)), built.arm_retry_attempts
+                names.ARM_RETRY_ATTEMPTS.name, _int_in(Bounds(0, 10)), built.arm_retry_attempts
             ),
             arm_retry_backoff_seconds=read(
-                "PATCH_ARM_RETRY_BACKOFF_SECONDS",
+                names.ARM_RETRY_BACKOFF_SECONDS.name,
                 _number_in(Bounds(0, 10)),
                 built.arm_retry_backoff_seconds,
             ),
             table_storage=_table_storage(env),
-            off_peak_window=read("PATCH_OFF_PEAK_WINDOW", _window, built.off_peak_window),
+            off_peak_window=read(names.OFF_PEAK_WINDOW.name, _window, built.off_peak_window),
             install_slot_minutes=read(
-                "PATCH_INSTALL_SLOT_MINUTES",
+                names.INSTALL_SLOT_MINUTES.name,
                 _int_in(defaults.SLOT_MINUTES_BOUNDS),
                 built.install_slot_minutes,
             ),
             hotpatch_slot_minutes=read(
-                "PATCH_HOTPATCH_SLOT_MINUTES",
+                names.HOTPATCH_SLOT_MINUTES.name,
                 _int_in(defaults.SLOT_MINUTES_BOUNDS),
                 built.hotpatch_slot_minutes,
             ),
             assessment_interval_hours=read(
-                "PATCH_ASSESSMENT_INTERVAL_HOURS",
+                names.ASSESSMENT_INTERVAL_HOURS.name,
                 _int_in(defaults.ASSESSMENT_INTERVAL_HOURS_BOUNDS),
                 built.assessment_interval_hours,
             ),
             planned_baseline_months=read(
-                "PATCH_PLANNED_BASELINE_MONTHS", _months, built.planned_baseline_months
+                names.PLANNED_BASELINE_MONTHS.name, _months, built.planned_baseline_months
             ),
             health_gate_minutes=read(
-                "PATCH_HEALTH_GATE_MINUTES",
+                names.HEALTH_GATE_MINUTES.name,
                 _int_in(defaults.HEALTH_GATE_MINUTES_BOUNDS),
                 built.health_gate_minutes,
             ),
             error_budget_percent=read(
-                "PATCH_ERROR_BUDGET_PERCENT",
+                names.ERROR_BUDGET_PERCENT.name,
                 _number_in(defaults.ERROR_BUDGET_PERCENT_BOUNDS),
                 built.error_budget_percent,
             ),
@@ -236,8 +238,8 @@ def _months(name: str, raw: str) -> tuple[int, ...]:
 
 
 def _table_storage(env: Mapping[str, str]) -> TableStorage | None:
-    connection_string = env.get("PATCH_TABLES_CONNECTION_STRING", "").strip()
-    account_url = env.get("PATCH_TABLES_ACCOUNT_URL", "").strip()
+    connection_string = env.get(names.TABLES_CONNECTION_STRING.name, "").strip()
+    account_url = env.get(names.TABLES_ACCOUNT_URL.name, "").strip()
     if connection_string and account_url:
         raise SettingsError(
             "PATCH_TABLES_ACCOUNT_URL: set either it or PATCH_TABLES_CONNECTION_STRING, not both"

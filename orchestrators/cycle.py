@@ -68,7 +68,9 @@ def cycle_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
     subscriptions: list[str] = yield context.call_activity(SUBSCRIPTIONS, None)
     discovered: list[dict[str, Any]] = yield context.task_all(
         [
-            context.call_activity_with_retry(DISCOVER, DISCOVERY_RETRY, {"subscription": s})
+            context.call_activity_with_retry(
+                DISCOVER, DISCOVERY_RETRY, {"subscription": s, "cycle": cycle["cycle"]}
+            )
             for s in subscriptions
         ]
     )
