@@ -109,7 +109,7 @@ def load_app(spec: str, *, base_dir: Path | None = None) -> LoadedApp:
     module_file = getattr(module, "__file__", None)
     host_json: Mapping[str, Any] = {}
     if module_file is not None:
-        host_json = _read_host_json(Path(module_file).parent / "host.json")
+        host_json = read_host_json(Path(module_file).parent / "host.json")
     return loaded(app, host_json=host_json)
 
 
@@ -155,7 +155,8 @@ def _describe(app: FunctionRegister) -> tuple[FunctionSpec, ...]:
     return tuple(specs)
 
 
-def _read_host_json(path: Path) -> Mapping[str, Any]:
+def read_host_json(path: Path) -> Mapping[str, Any]:
+    """The app's host.json beside its module ({} without one); AppLoadError if unreadable."""
     if not path.is_file():
         return {}
     try:

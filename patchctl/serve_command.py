@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import re
 import socket
@@ -221,11 +220,11 @@ def serving(
 def _started_host(clock: ScaledClock, port: int, function_key: str | None) -> Iterator[LocalHost]:
     # Imported only now: the app's modules are what every other command avoids paying for.
     import function_app
-    from devhost.app_loader import AppLoadError, loaded
+    from devhost.app_loader import AppLoadError, loaded, read_host_json
     from devhost.host import LocalHost
 
-    host_json = _host_json(Path(function_app.__file__).parent / "host.json")
     try:
+        host_json = read_host_json(Path(function_app.__file__).parent / "host.json")
         host = LocalHost(
             loaded(function_app.app, host_json=host_json),
             clock=clock,
@@ -238,14 +237,3 @@ def _started_host(clock: ScaledClock, port: int, function_key: str | None) -> It
         raise BadInput(f"--port: cannot serve on {HOST}:{port}: {error}") from error
     with host:
         yield host
-
-
-def _host_json(path: Path) -> dict[str, Any]:
-    """The app's host.json (route prefix, task hub), as the Functions host reads it."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise BadInput(f"cannot read the app's {path}: {error}") from error
-    if not isinstance(document, dict):
-        raise BadInput(f"the app's {path} is not a JSON object")
-    return document

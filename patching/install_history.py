@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from patching.models import ReleaseKind, VmTarget
-from patching.policy import is_hotpatch_enabled
+from patching.policy import installs_as_hotpatch
 from patching.slots import learned_install_minutes
 
 # Ten, so that of a VM's last ten installs of a kind one slow one does not stretch its slot
@@ -31,7 +31,7 @@ class InstallKind(StrEnum):
 
 def install_kind(vm: VmTarget, kind: ReleaseKind) -> InstallKind:
     """What the VM's install in a month of this kind does (rule 7's install settings)."""
-    if kind is ReleaseKind.HOTPATCH and is_hotpatch_enabled(vm):
+    if installs_as_hotpatch(vm, kind):
         return InstallKind.HOTPATCH
     return InstallKind.FULL
 

@@ -33,6 +33,11 @@ def is_hotpatch_enabled(vm: VmTarget) -> bool:
     )
 
 
+def installs_as_hotpatch(vm: VmTarget, kind: ReleaseKind) -> bool:
+    """Rule 7: a hotpatch-enabled VM in a hotpatch month installs without rebooting."""
+    return kind is ReleaseKind.HOTPATCH and is_hotpatch_enabled(vm)
+
+
 @dataclass(frozen=True, slots=True)
 class InstallSettings:
     reboot_setting: RebootSetting
@@ -42,7 +47,7 @@ class InstallSettings:
 
 def cycle_install_settings(vm: VmTarget, kind: ReleaseKind) -> InstallSettings:
     """Hotpatch-enabled VMs never reboot in a hotpatch month; everything else may if required."""
-    if kind is ReleaseKind.HOTPATCH and is_hotpatch_enabled(vm):
+    if installs_as_hotpatch(vm, kind):
         return InstallSettings(RebootSetting.NEVER, exclude_kbs_requiring_reboot=True)
     return InstallSettings(RebootSetting.IF_REQUIRED, exclude_kbs_requiring_reboot=False)
 
@@ -87,7 +92,7 @@ def compliance(
 ) -> ComplianceVerdict:
     """Only Critical and Security count; a hotpatch VM in a hotpatch month defers reboot ones."""
     cycle_patches = [p for p in missing if p.is_cycle_patch]
-    defer = kind is ReleaseKind.HOTPATCH and is_hotpatch_enabled(vm)
+    defer = installs_as_hotpatch(vm, kind)
     deferred = tuple(sorted(p.kb_id for p in cycle_patches if defer and p.needs_reboot))
     outstanding = tuple(sorted(p.kb_id for p in cycle_patches if p.kb_id not in deferred))
     state = ComplianceState.PENDING if outstanding else ComplianceState.COMPLIANT

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from patching import defaults
 from patching.models import ReleaseKind, Skip, VmTarget
-from patching.policy import is_hotpatch_enabled
+from patching.policy import installs_as_hotpatch
 from patching.windows import OffPeakWindow
 
 SHORTEST_SLOT_MINUTES = defaults.SLOT_MINUTES_BOUNDS.low
@@ -49,7 +49,7 @@ def slot_minutes(
     if vm.expected_install_minutes is not None:
         expected = vm.expected_install_minutes
         wanted = _ceil_to_5(max(expected + MARGIN_MINUTES, -(-expected * 5 // 4)))
-    elif kind is ReleaseKind.HOTPATCH and is_hotpatch_enabled(vm):
+    elif installs_as_hotpatch(vm, kind):
         wanted = hotpatch_slot
     else:
         wanted = install_slot
