@@ -8,14 +8,13 @@ from typing import Any
 
 from activities.deps import Deps
 from activities.rollout import fleet_of, planned_cycle, planning_policy, planning_targets
+from http_api.current_cycle import BASELINE_SUFFIX
 from http_api.errors import Upstream, not_found, upstream
 from patching.calendar import make_cycle
 from patching.models import Cycle
 from patching.planfile import plan_to_json
 from patching.planner import plan_cycle
 from patching.timefmt import format_time
-
-BASELINE_SUFFIX = "-baseline"
 
 
 def preview_plan(current: Deps, cycle_id: str) -> dict[str, Any]:

@@ -32,9 +32,10 @@ from azure_io.rollout_records import OperationInFlight
 from azure_io.settings import Settings
 from azure_io.table_rows import ComplianceRecord, CycleRecord
 from http_api.calls import app_deps, off_loop
+from http_api.current_cycle import current_cycle_record, cycle_of
 from http_api.errors import ApiError, ErrorCode, answered
-from patching.calendar import cycle_id_of, make_cycle, parse_cycle_id, patch_tuesday
-from patching.models import Assignment, Cycle, Phase, Release, ReleaseKind, VmTarget
+from patching.calendar import parse_cycle_id
+from patching.models import Assignment, Cycle, Phase, ReleaseKind, VmTarget
 from patching.outcomes import VmState, vm_state
 from patching.resource_ids import VmId
 from patching.timefmt import parse_time
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 bp = df.Blueprint()
 
 HTML = "text/html"
-BASELINE_SUFFIX = "-baseline"
 HALTED = "halted"
 # ARM's final install statuses of an install that ran as asked (`patching.outcomes`).
 _COMPLETED = frozenset({"succeeded", "completedwithwarnings"})
@@ -105,8 +105,8 @@ def live_report(store: PatchStore, settings: Settings, now: datetime) -> rm.Repo
     if now.tzinfo is None:
         raise ValueError("now must carry a time zone")
     now = now.astimezone(UTC)
-    store_id, record = _read(_current_cycle, store, now)
-    cycle = _cycle(record, settings, now)
+    store_id, record = _read(current_cycle_record, store, now)
+    cycle = cycle_of(record, settings, now)
     halt = _halt(record)
     fleet = _read(_fleet_reading, store, settings.subscriptions, store_id)
     rows = _rows(fleet, store_id, cycle, halt)
@@ -151,40 +151,6 @@ def _read(call: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
 
 
 # The cycle.
-
-
-def _current_cycle(store: PatchStore, now: datetime) -> tuple[str | None, CycleRecord | None]:
-    """This month's cycle (a replacing baseline before the hotpatch cycle it replaced),
-    else last month's; (None, None) when neither is recorded."""
-    for cycle_id in (cycle_id_of(now), _previous_month(now)):
-        for store_id in (f"{cycle_id}{BASELINE_SUFFIX}", cycle_id):
-            record = store.cycle(store_id)
-            if record is not None:
-                return store_id, record
-    return None, None
-
-
-def _cycle(record: CycleRecord | None, settings: Settings, now: datetime) -> Cycle:
-    if record is None:
-        # Before this month's Patch Tuesday, last month's cycle is the current one.
-        month = cycle_id_of(now)
-        if now < patch_tuesday(now.year, now.month):
-            month = _previous_month(now)
-        return make_cycle(month, baseline_months=settings.planned_baseline_months)
-    return Cycle(
-        id=record.cycle_id.removesuffix(BASELINE_SUFFIX),
-        release=Release(
-            kind=ReleaseKind(record.release_kind),
-            released_at=record.released_at,
-            release_id=record.release_id,
-        ),
-        deadline=record.deadline,
-    )
-
-
-def _previous_month(now: datetime) -> str:
-    january = now.month == 1
-    return f"{now.year - january:04d}-{12 if january else now.month - 1:02d}"
 
 
 def _halt(record: CycleRecord | None) -> rm.Halt | None:
