@@ -13,7 +13,7 @@ import azure.functions as func
 
 import triggers
 from activities import assessment as assessment_activities
-from activities import housekeeping, ondemand, rollout, rollout_installs, rollout_replan
+from activities import hotpatch, housekeeping, ondemand, rollout, rollout_installs, rollout_replan
 from http_api import cycle_routes, ondemand_routes, read_routes, report_page
 from orchestrators import assessment as assessment_orchestrators
 from orchestrators import cycle, group, phase
@@ -34,6 +34,7 @@ BLUEPRINTS: tuple[df.Blueprint, ...] = (
     rollout_replan.bp,
     assessment_activities.bp,
     ondemand.bp,
+    hotpatch.bp,
     housekeeping.bp,
     ondemand_routes.bp,
     read_routes.bp,

@@ -40,6 +40,12 @@ ARM_OPERATIONS: tuple[ArmOperation, ...] = (
         "start_install",
     ),
     ArmOperation(
+        "Microsoft.Compute/virtualMachines/write",
+        "PATCH resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}"
+        " (patchSettings.enableHotpatching only)",
+        "set_hotpatching",
+    ),
+    ArmOperation(
         "Microsoft.Compute/locations/operations/read",
         "GET providers/Microsoft.Compute/locations/{location}/operations/{id} (the status URL)",
         "check_assessment, check_install",

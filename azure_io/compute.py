@@ -25,7 +25,10 @@ from azure.mgmt.compute import ComputeManagementClient
 
 # The SDK's own request builder, so discovery asks what the SDK's list_all asks, api-version
 # included.
-from azure.mgmt.compute.operations._operations import build_virtual_machines_list_all_request
+from azure.mgmt.compute.operations._operations import (
+    build_virtual_machines_list_all_request,
+    build_virtual_machines_update_request,
+)
 from azure.mgmt.core.exceptions import ARMErrorFormat
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
@@ -35,6 +38,8 @@ from azure_io.compute_outcomes import (
     ArmThrottledError,
     AssessmentCheck,
     HealthCheck,
+    HotpatchOutcome,
+    HotpatchSet,
     InProgress,
     InstallCheck,
     OperationFailed,
@@ -43,6 +48,7 @@ from azure_io.compute_outcomes import (
     StartOutcome,
     Throttled,
     VmNotRunning,
+    VmUpdateRefused,
 )
 from azure_io.credentials import credential_from_settings
 from azure_io.patch_results import InstallRequest
@@ -52,6 +58,8 @@ from azure_io.vm_mapping import (
     assessment_result,
     error_fields,
     health_verdict,
+    hotpatch_flag,
+    hotpatch_update_body,
     install_parameters,
     install_result,
     operation_status,
@@ -204,6 +212,36 @@ class ComputeAdapter:
                 return Throttled(_retry_after(error), vm_id)
             raise _call_error(error, f"reading the instance view of {vm_id}") from error
         return health_verdict(vm_id, view)
+
+    # -- hotpatch enrollment ---------------------------------------------------------------
+
+    def set_hotpatching(self, vm_id: str, enabled: bool) -> HotpatchOutcome:
+        """One VM update (PATCH) of `patchSettings.enableHotpatching` alone: the patch mode
+        and everything else stay as they are. ARM answers with the VM's model, which shows
+        the flag as asked once it has taken the update."""
+        ref = VmId.parse(vm_id)
+        what = f"turning hotpatch {'on' if enabled else 'off'} on {vm_id}"
+        client = self._client(ref.subscription_id)
+        request = build_virtual_machines_update_request(
+            ref.resource_group,
+            ref.name,
+            ref.subscription_id.lower(),
+            json=hotpatch_update_body(enabled),
+            content_type="application/json",
+        )
+        try:
+            response = self._send(client, request, accepted=(200, 201, 202))
+        except HttpResponseError as error:
+            if error.status_code == 429:
+                return Throttled(_retry_after(error), vm_id)
+            if _is_refusal(error):
+                code, message = _error_code_message(error)
+                return VmUpdateRefused(vm_id, code, message, error.status_code)
+            raise _call_error(error, what) from error
+        shown = hotpatch_flag(_json_object(response, what)) if response.status_code == 200 else None
+        if shown is not None and shown is not enabled:
+            raise ArmCallError(f"ARM answered {what} with the VM's flag not as asked")
+        return HotpatchSet(vm_id, enabled)
 
     def close(self) -> None:
         """Closes the clients' connection pools."""

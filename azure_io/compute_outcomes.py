@@ -85,7 +85,26 @@ class HealthVerdict:
         return self.state is HealthState.HEALTHY
 
 
+@dataclass(frozen=True, slots=True)
+class HotpatchSet:
+    """ARM took the VM's new `enableHotpatching` (its answer shows the flag as asked)."""
+
+    vm_id: str
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VmUpdateRefused:
+    """ARM refused the VM update (a 4xx it will answer again: image, patch mode, VM gone)."""
+
+    vm_id: str
+    code: str
+    message: str
+    status_code: int | None = None
+
+
 StartOutcome = Started | Throttled | VmNotRunning | OperationFailed
+HotpatchOutcome = HotpatchSet | VmUpdateRefused | Throttled
 AssessmentCheck = InProgress | AssessmentResult | OperationFailed | Throttled
 InstallCheck = InProgress | InstallResult | OperationFailed | Throttled
 HealthCheck = HealthVerdict | Throttled

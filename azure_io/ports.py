@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from azure_io.compute_outcomes import (
     AssessmentCheck,
     HealthCheck,
+    HotpatchOutcome,
     InstallCheck,
     OperationKind,
     Started,
@@ -70,6 +71,10 @@ class ComputePort(Protocol):
 
     def check_health(self, vm_id: str) -> HealthCheck:
         """The VM's health verdict from platform signals, or throttled."""
+        ...
+
+    def set_hotpatching(self, vm_id: str, enabled: bool) -> HotpatchOutcome:
+        """Turns the VM's hotpatch flag on or off (one VM update), or refused, or throttled."""
         ...
 
     def close(self) -> None:

@@ -71,6 +71,18 @@ def vm_target(vm: Mapping[str, Any], status: Mapping[str, Any] | None) -> VmTarg
     )
 
 
+def hotpatch_update_body(enabled: bool) -> dict[str, Any]:
+    """A VM update (PATCH) that sets `enableHotpatching` and nothing else."""
+    settings = {"enableHotpatching": enabled}
+    return {"properties": {"osProfile": {"windowsConfiguration": {"patchSettings": settings}}}}
+
+
+def hotpatch_flag(vm: Mapping[str, Any]) -> bool:
+    """`enableHotpatching` of a VM's JSON (absent is off)."""
+    windows = _object(_object(_object(vm, "properties"), "osProfile"), "windowsConfiguration")
+    return _object(windows, "patchSettings").get("enableHotpatching") is True
+
+
 def _os_type(os_disk: Mapping[str, Any], *, has_windows_config: bool) -> OsType:
     disk_os = _text_field(os_disk, "osType")
     if disk_os is not None:

@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     SUBSCRIPTION_NOT_MANAGED = "SubscriptionNotManaged"
     NOT_FOUND = "NotFound"
     CYCLE_NOT_HALTED = "CycleNotHalted"
+    HOTPATCH_NOT_ALLOWED = "HotpatchNotAllowed"
     ARM_FAILED = "ArmFailed"
     ARM_THROTTLED = "ArmThrottled"
     STORAGE_UNAVAILABLE = "StorageUnavailable"

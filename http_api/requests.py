@@ -41,6 +41,7 @@ from patching.resource_ids import VmId
 
 MAX_SCOPE_ITEMS = 1000
 MAX_INSTALL_VMS = 10_000
+MAX_HOTPATCH_VMS = 1000
 MAX_REASON_CHARS = 500
 HISTORY_MAX_DAYS = 30
 # A cycle's store id: the month, or the month's unplanned baseline that replaced it.
@@ -158,6 +159,11 @@ class InstallationBody(_Body):
     maximumDuration: Duration = "PT2H"
 
 
+class HotpatchBody(_Body):
+    vms: Annotated[list[VmIdText], Field(min_length=1, max_length=MAX_HOTPATCH_VMS)]
+    enableHotpatching: bool
+
+
 class ResumeBody(_Body):
     reason: Annotated[
         str, StringConstraints(min_length=1, max_length=MAX_REASON_CHARS), AfterValidator(_reason)
@@ -217,19 +223,7 @@ def assessment_scope(body: bytes, managed: Collection[str]) -> Scope:
 def installation(body: bytes, managed: Collection[str]) -> OnDemandInstall:
     """POST /installations: the request as `ondemand_install` takes it."""
     checked = _body(InstallationBody, body)
-    seen: set[str] = set()
-    for index, text in enumerate(checked.vms):
-        key = VmId.parse(text).key
-        if key in seen:
-            raise bad_field(f"vms[{index}]", f"vms[{index}] {text!r}: the VM is listed twice")
-        seen.add(key)
-    for index, text in enumerate(checked.vms):
-        if not _manages(managed, VmId.parse(text).subscription_id):
-            raise not_managed(
-                f"vms[{index}]",
-                f"vms[{index}] {text!r}: subscription {VmId.parse(text).subscription_id} is not "
-                "one the app manages",
-            )
+    _check_vm_list(checked.vms, managed)
     payload = checked.model_dump(mode="json")
     try:
         # The orchestration's own check, so that what is accepted here it accepts too.
@@ -238,6 +232,38 @@ def installation(body: bytes, managed: Collection[str]) -> OnDemandInstall:
         raise not_managed("vms", str(error)) from error
     except RequestError as error:
         raise _domain_refusal(error, "body") from error
+
+
+@dataclass(frozen=True, slots=True)
+class HotpatchChange:
+    """A checked POST /hotpatch body."""
+
+    vms: tuple[str, ...]
+    enable: bool
+
+
+def hotpatch_change(body: bytes, managed: Collection[str]) -> HotpatchChange:
+    """POST /hotpatch: distinct VM ids of managed subscriptions and the flag to set."""
+    checked = _body(HotpatchBody, body)
+    _check_vm_list(checked.vms, managed)
+    return HotpatchChange(tuple(checked.vms), checked.enableHotpatching)
+
+
+def _check_vm_list(vms: list[str], managed: Collection[str]) -> None:
+    """Each VM once (ids compare case-insensitively), each of a managed subscription."""
+    seen: set[str] = set()
+    for index, text in enumerate(vms):
+        key = VmId.parse(text).key
+        if key in seen:
+            raise bad_field(f"vms[{index}]", f"vms[{index}] {text!r}: the VM is listed twice")
+        seen.add(key)
+    for index, text in enumerate(vms):
+        if not _manages(managed, VmId.parse(text).subscription_id):
+            raise not_managed(
+                f"vms[{index}]",
+                f"vms[{index}] {text!r}: subscription {VmId.parse(text).subscription_id} is not "
+                "one the app manages",
+            )
 
 
 def resume(cycle: str, body: bytes) -> Resume:

@@ -1,15 +1,15 @@
 """What the assessment and on-demand orchestrations pass around, and the checks of their input.
 
-Names of the activities (orchestrators call them by name) and the
-two request parsers the HTTP API and the activities share: the assessment scope and the
-on-demand install body (docs/CONTRACTS.md section 5). Both refuse bad input with a
+Names of the activities (orchestrators call them by name) and the request parsers the
+HTTP API and the activities share: the assessment scope, the on-demand install body and
+the hotpatch change (docs/CONTRACTS.md section 5). Each refuses bad input with a
 `BadInput` naming the field, before anything starts.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,6 +28,7 @@ VALIDATE_ONDEMAND_INSTALL = "validate_ondemand_install"
 ONDEMAND_INSTALL_GROUP = "ondemand_install_group"
 START_ONDEMAND_INSTALLS = "start_ondemand_installs"
 CHECK_ONDEMAND_INSTALLS = "check_ondemand_installs"
+SET_HOTPATCHING = "set_hotpatching"
 
 ONDEMAND_CYCLE = "ondemand"
 MAX_INSTALL_DURATION = timedelta(hours=4)
@@ -151,6 +152,33 @@ def parse_ondemand_install(body: Any, configured: Collection[str]) -> OnDemandIn
     unknown = sorted(set(body) - _INSTALL_FIELDS)
     if unknown:
         raise RequestError(f"{unknown[0]}: unknown field; expected only {sorted(_INSTALL_FIELDS)}")
+    return OnDemandInstall(
+        vms=_managed_vms(body, configured),
+        classifications=_classifications(body),
+        kb_numbers_to_include=_kb_numbers(body, "kbNumbersToInclude"),
+        kb_numbers_to_exclude=_kb_numbers(body, "kbNumbersToExclude"),
+        reboot_setting=_reboot_setting(body),
+        maximum_duration=parse_install_duration(body.get("maximumDuration", "PT2H")),
+    )
+
+
+def hotpatch_payload(vms: Sequence[str], enable: bool) -> dict[str, Any]:
+    """The input of `ondemand_hotpatch` (and of each `set_hotpatching` call)."""
+    return {"vms": list(vms), "enableHotpatching": enable}
+
+
+def parse_hotpatch_change(body: Any, configured: Collection[str]) -> tuple[tuple[str, ...], bool]:
+    """`hotpatch_payload` read back: the VMs (each once, each of a managed subscription)
+    and the flag; RequestError names the first bad field."""
+    if not isinstance(body, dict) or set(body) != {"vms", "enableHotpatching"}:
+        raise RequestError("expected an object of exactly vms and enableHotpatching")
+    enable = body["enableHotpatching"]
+    if not isinstance(enable, bool):
+        raise RequestError(f"enableHotpatching is {enable!r}; expected true or false")
+    return _managed_vms(body, configured), enable
+
+
+def _managed_vms(body: dict[str, Any], configured: Collection[str]) -> tuple[str, ...]:
     vms = _strings(body, "vms", required=True)
     if not vms:
         raise RequestError("vms is []; expected at least one VM id")
@@ -169,14 +197,7 @@ def parse_ondemand_install(body: Any, configured: Collection[str]) -> OnDemandIn
         if vm.key in seen:
             raise RequestError(f"vms[{index}] {text!r}: the VM is listed twice")
         seen[vm.key] = text
-    return OnDemandInstall(
-        vms=tuple(seen.values()),
-        classifications=_classifications(body),
-        kb_numbers_to_include=_kb_numbers(body, "kbNumbersToInclude"),
-        kb_numbers_to_exclude=_kb_numbers(body, "kbNumbersToExclude"),
-        reboot_setting=_reboot_setting(body),
-        maximum_duration=parse_install_duration(body.get("maximumDuration", "PT2H")),
-    )
+    return tuple(seen.values())
 
 
 def parse_install_duration(text: Any) -> timedelta:

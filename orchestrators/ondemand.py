@@ -1,4 +1,5 @@
-"""The on-demand install: every requested VM at once, not availability-first.
+"""The on-demand install (every requested VM at once, not availability-first) and the
+hotpatch change.
 
 `ondemand_install` (input: the POST /installations body, docs/CONTRACTS.md section 5)
 has the whole request checked before anything starts, then runs one
@@ -12,11 +13,17 @@ History sizes at 10,000 VMs (two events per activity, timer or sub-orchestration
 more per episode): the parent holds 2 + 4 + 100 groups x 4 = 406 events; a group at
 most 20 starts and 60 checks (4 h 30 min of checks every 5 minutes is 54), each after a
 timer: (20 + 60) x 8 + 6 = 646 events.
+
+`ondemand_hotpatch` (input: `hotpatch_payload`, checked by POST /hotpatch) sets the flag
+on its VMs a hundred per activity call, a 429 waited out on a durable timer, then
+discovers their subscriptions again so the inventory (the plan preview, the next cycle)
+shows the change at once. At its 1,000 VMs: 10 calls, each at most 20 times after a timer,
+and a discovery per subscription: under 500 events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import timedelta
 from typing import Any
 
@@ -24,12 +31,15 @@ import azure.durable_functions as df
 
 from orchestrators.assessment_payloads import (
     CHECK_ONDEMAND_INSTALLS,
+    DISCOVER_SUBSCRIPTION,
     ONDEMAND_INSTALL_GROUP,
+    SET_HOTPATCHING,
     START_ONDEMAND_INSTALLS,
     VALIDATE_ONDEMAND_INSTALL,
     parse_install_duration,
 )
 from patching.fanout import GROUP_VMS
+from patching.resource_ids import VmId
 from patching.timefmt import format_time, parse_time
 
 bp = df.Blueprint()
@@ -39,6 +49,8 @@ CHECK_EVERY = timedelta(minutes=5)
 GRACE = timedelta(minutes=30)
 MAX_START_CALLS = 20
 MAX_CHECKS = 60
+MAX_DISCOVERY_CALLS = 5
+REFUSALS_SHOWN = 50
 
 Orchestration = Generator[Any, Any, dict[str, Any]]
 
@@ -75,20 +87,14 @@ def ondemand_install_group(context: df.DurableOrchestrationContext) -> Orchestra
     start = parse_time(group["start"])
     if start > context.current_utc_datetime:
         yield context.create_timer(start)
-    pending: list[str] = request["vms"]
-    started = refused = 0
-    for _ in range(MAX_START_CALLS):
-        answer = yield context.call_activity(
-            START_ONDEMAND_INSTALLS, {"request": {**request, "vms": pending}}
-        )
-        started += answer["started"]
-        refused += answer["refused"]
-        pending = answer["pending"]
-        if not pending:
-            break
-        yield context.create_timer(
-            context.current_utc_datetime + timedelta(seconds=answer["retryAfter"])
-        )
+    answers, pending = yield from _until_not_throttled(
+        context,
+        START_ONDEMAND_INSTALLS,
+        lambda vms: {"request": {**request, "vms": vms}},
+        request["vms"],
+    )
+    started = sum(answer["started"] for answer in answers)
+    refused = sum(answer["refused"] for answer in answers)
     duration = parse_install_duration(request.get("maximumDuration", "PT2H"))
     give_up_at = context.current_utc_datetime + duration + GRACE
     running = [vm for vm in request["vms"] if vm not in set(pending)]
@@ -113,3 +119,63 @@ def ondemand_install_group(context: df.DurableOrchestrationContext) -> Orchestra
         "leftRunning": len(running),
         "notStarted": len(pending),
     }
+
+
+@bp.orchestration_trigger(context_name="context")  # type: ignore[untyped-decorator]
+def ondemand_hotpatch(context: df.DurableOrchestrationContext) -> Orchestration:
+    body: dict[str, Any] = context.get_input()
+    vms: list[str] = body["vms"]
+    changed = 0
+    refused: list[dict[str, str]] = []
+    not_changed: list[str] = []
+    for offset in range(0, len(vms), GROUP_VMS):
+        answers, pending = yield from _until_not_throttled(
+            context,
+            SET_HOTPATCHING,
+            lambda batch: {**body, "vms": batch},
+            vms[offset : offset + GROUP_VMS],
+        )
+        changed += sum(answer["changed"] for answer in answers)
+        refused += [refusal for answer in answers for refusal in answer["refused"]]
+        not_changed += pending
+    rediscovered = 0
+    for subscription in sorted({VmId.parse(vm).subscription_id.lower() for vm in vms}):
+        for _ in range(MAX_DISCOVERY_CALLS):
+            found = yield context.call_activity(DISCOVER_SUBSCRIPTION, subscription)
+            if "retryAfter" not in found:
+                rediscovered += 1
+                break
+            yield context.create_timer(
+                context.current_utc_datetime + timedelta(seconds=found["retryAfter"])
+            )
+    return {
+        "enableHotpatching": body["enableHotpatching"],
+        "changed": changed,
+        "refused": len(refused),
+        "notChanged": len(not_changed),
+        "refusals": refused[:REFUSALS_SHOWN],
+        "rediscoveredSubscriptions": rediscovered,
+    }
+
+
+def _until_not_throttled(
+    context: df.DurableOrchestrationContext,
+    activity: str,
+    payload: Callable[[list[str]], dict[str, Any]],
+    vms: list[str],
+) -> Generator[Any, Any, tuple[list[dict[str, Any]], list[str]]]:
+    """`activity` called on `vms`, then on what it left `pending` after its `retryAfter`
+    (ARM's 429, waited out on a durable timer), at most MAX_START_CALLS times: its answers
+    and the VMs still pending."""
+    answers: list[dict[str, Any]] = []
+    pending = vms
+    for _ in range(MAX_START_CALLS):
+        answer = yield context.call_activity(activity, payload(pending))
+        answers.append(answer)
+        pending = answer["pending"]
+        if not pending:
+            break
+        yield context.create_timer(
+            context.current_utc_datetime + timedelta(seconds=answer["retryAfter"])
+        )
+    return answers, pending

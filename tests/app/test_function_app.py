@@ -44,6 +44,9 @@ def test_every_blueprint_is_registered_once_and_the_contract_names_are_there() -
         "assessment_scheduler",
         "assessment_round",
         "ondemand_install",
+        "ondemand_hotpatch",
     ):
         assert by_type[orchestrator] == "orchestrationTrigger"
+    assert by_type["set_hotpatching"] == "activityTrigger"
+    assert by_type["change_hotpatch"] == "httpTrigger"
     assert sum(kind == "activityTrigger" for kind in by_type.values()) >= 10

@@ -18,11 +18,13 @@ from azure_io.compute_outcomes import (
     ArmCallError,
     HealthState,
     HealthVerdict,
+    HotpatchSet,
     InProgress,
     OperationKind,
     Started,
     Throttled,
     VmNotRunning,
+    VmUpdateRefused,
 )
 from azure_io.patch_results import AssessmentResult, InstallRequest, InstallResult
 from azure_io.settings import ArmCredentialKind, Settings
@@ -93,6 +95,7 @@ FLEET: dict[str, Any] = {
             "id": vm_id("flaky-01"),
             "location": "eastus",
             "osType": "Windows",
+            "imageSku": "2022-datacenter-g2",
             "patchMode": "AutomaticByPlatform",
             "sim": {"installMinutes": 20, "unhealthyAfterInstall": True},
         },
@@ -381,6 +384,42 @@ def test_throttling_comes_back_with_retry_after_and_no_sleep(
     assert throttled.vm_id == vm_id("web-01")
     assert throttled.retry_after_seconds > 0
     assert sim.state.throttled == 1  # asked once, not retried
+    assert sleeps == []
+
+
+def test_hotpatch_is_turned_off_and_on_with_the_flag_alone(
+    sim: InProcessSimulator, adapter: ComputeAdapter, ops_log: Path
+) -> None:
+    web = vm_id("web-01")
+    assert adapter.set_hotpatching(web, False) == HotpatchSet(web, False)
+    assert not next(vm for vm in adapter.discover(SUB) if vm.id == web).enable_hotpatching
+    assert adapter.set_hotpatching(web, True) == HotpatchSet(web, True)
+    after = next(vm for vm in adapter.discover(SUB) if vm.id == web)
+    assert after.enable_hotpatching
+    assert after.patch_mode is PatchMode.AUTOMATIC_BY_PLATFORM
+    assert after.tags == {"patchWindow": "01:00-05:00"}  # the update sent nothing else
+    updates = logged(ops_log, "virtualMachines.update")
+    assert [entry["httpStatus"] for entry in updates] == [200, 200]
+
+
+def test_hotpatch_arm_refuses_is_a_typed_outcome(adapter: ComputeAdapter) -> None:
+    # flaky-01 runs a Windows image that is not Azure Edition; db-01 runs Linux.
+    for name in ("flaky-01", "db-01"):
+        vm = vm_id(name, "rg-data" if name == "db-01" else "rg-web")
+        outcome = adapter.set_hotpatching(vm, True)
+        assert isinstance(outcome, VmUpdateRefused), outcome
+        assert (outcome.vm_id, outcome.code, outcome.status_code) == (vm, "InvalidParameter", 400)
+        assert ("Azure Edition" if name == "flaky-01" else "Linux") in outcome.message
+
+
+def test_hotpatch_updates_beyond_arm_s_write_limit_are_throttled(
+    sim: InProcessSimulator, adapter: ComputeAdapter, sleeps: list[float]
+) -> None:
+    web = vm_id("web-01")
+    outcomes = [adapter.set_hotpatching(web, True) for _ in range(201)]
+    assert outcomes[:200] == [HotpatchSet(web, True)] * 200
+    throttled = outcomes[200]
+    assert isinstance(throttled, Throttled) and throttled.retry_after_seconds > 0
     assert sleeps == []
 
 

@@ -51,6 +51,7 @@ def test_the_description_is_a_valid_openapi_3_1_document() -> None:
     assert routes == {
         ("/assessments", "post"),
         ("/installations", "post"),
+        ("/hotpatch", "post"),
         ("/vms/{subscriptionId}/{resourceGroup}/{vmName}", "get"),
         ("/compliance", "get"),
         ("/history", "get"),

@@ -63,6 +63,7 @@ REFUSED_INSTALL = {**INSTALL, "vms": [vm.id for vm in QUIET]}
 ROUTES = [
     ("POST", "/assessments"),
     ("POST", "/installations"),
+    ("POST", "/hotpatch"),
     ("GET", LIN.path),
     ("GET", "/compliance"),
     ("GET", "/history"),
