@@ -4,14 +4,17 @@ clean-up of old history, leftover operation rows and old assessment waves."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from azure_io.compute_outcomes import OperationKind, Started
 from azure_io.patch_results import AssessmentResult
 from azure_io.rollout_records import OperationInFlight
-from azure_io.table_rows import ASSESSMENTS_TABLE, OPERATIONS_TABLE
+from azure_io.table_rows import ASSESSMENTS_TABLE, OPERATIONS_TABLE, ComplianceRecord
 from patching.assessment import Wave
 from patching.timefmt import parse_time
 from tests.app.assessment_support import SUB, one_lane_fleet, rig
@@ -74,7 +77,10 @@ def test_the_hourly_timer_starts_the_scheduler_again_once_it_is_gone(tmp_path: P
     assert scheduler["createdTime"] == "2026-12-02T17:00:00Z"
 
 
-def test_the_daily_cleanup_purges_old_history_and_leftover_operations(tmp_path: Path) -> None:
+def test_the_daily_cleanup_purges_old_history_and_leftover_operations_and_sets_the_gauge(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="patching.metrics")
     start = datetime(2026, 12, 1, 2, 30, tzinfo=UTC)
     old_vm, new_vm = (
         f"/subscriptions/{SUB}/resourceGroups/rg-{n % 3}/providers/"
@@ -101,6 +107,9 @@ def test_the_daily_cleanup_purges_old_history_and_leftover_operations(tmp_path: 
                 ),
             ]
         )
+        run.store.record_compliance(
+            [ComplianceRecord(vm, "compliant", "", True, False, start) for vm in (old_vm, new_vm)]
+        )
         wave = Wave(start, SUB, "eastus", (old_vm,))
         run.store.save_assessment_waves("round-old", [wave], recorded_at=start - timedelta(days=3))
         run.store.save_assessment_waves("round-new", [wave], recorded_at=start - timedelta(hours=5))
@@ -111,8 +120,10 @@ def test_the_daily_cleanup_purges_old_history_and_leftover_operations(tmp_path: 
         cleanups = [s for s in run.host.engine.statuses() if s["name"] == "daily_cleanup_round"]
 
     assert [c["output"] for c in cleanups] == [
-        {"historyRows": 1, "operationRows": 1, "assessmentWaves": 1}
+        {"historyRows": 1, "operationRows": 1, "assessmentWaves": 1, "complianceVms": 2}
     ]
+    [gauge] = [r for r in caplog.records if getattr(r, "metric", None) == "patching.compliance.vms"]
+    assert (gauge.value, gauge.state, gauge.subscription) == (2, "compliant", SUB)
     assert waves_left == [None, wave]
     assert start - timedelta(days=40) not in [row["assessmentAt"] for row in assessments]
     assert start - timedelta(days=3) in [row["assessmentAt"] for row in assessments]
