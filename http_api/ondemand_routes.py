@@ -18,7 +18,7 @@ from http_api.errors import ApiError, ErrorCode, Upstream, answered, not_found
 from orchestrators.assessment import ASSESSMENT_ROUND
 from orchestrators.assessment_payloads import hotpatch_payload, install_payload, scope_payload
 from patching.hotpatch_enrollment import enrollment_refusal
-from patching.models import VmTarget
+from patching.models import OsType, VmTarget
 from patching.resource_ids import VmId
 
 bp = df.Blueprint()
@@ -67,7 +67,7 @@ async def change_hotpatch(
 ) -> func.HttpResponse:
     """Hotpatch turned on or off on discovered VMs. Turning it on is refused (409, nothing
     started) for a VM that cannot have it or while a hotpatch month's cycle is in force
-    (`patching.hotpatch_enrollment`)."""
+    (`patching.hotpatch_enrollment`); turning it off leaves Linux VMs out."""
     current = await app_deps()
     change = requests.hotpatch_change(req.get_body(), current.settings.subscriptions)
     targets = await _discovered(current.store, change.vms)
@@ -84,11 +84,19 @@ async def change_hotpatch(
                     f"vms[{index}]: {refusal}",
                     field=f"vms[{index}]",
                 )
-    instance_id = await durable(
-        client.start_new(ONDEMAND_HOTPATCH, None, hotpatch_payload(change.vms, change.enable))
-    )
+    # Hotpatch is Windows-only: a Linux VM never has it to turn off, and its OS never changes.
+    windows = [vm for vm, target in zip(change.vms, targets, strict=True) if _windows(target)]
+    payload = {
+        **hotpatch_payload(windows, change.enable),
+        "notWindows": len(change.vms) - len(windows),
+    }
+    instance_id = await durable(client.start_new(ONDEMAND_HOTPATCH, None, payload))
     started: func.HttpResponse = client.create_check_status_response(req, instance_id)
     return started
+
+
+def _windows(target: VmTarget) -> bool:
+    return target.os_type is OsType.WINDOWS
 
 
 async def _discovered(store: PatchStore, vms: Sequence[str]) -> list[VmTarget]:

@@ -163,7 +163,8 @@ def parse_ondemand_install(body: Any, configured: Collection[str]) -> OnDemandIn
 
 
 def hotpatch_payload(vms: Sequence[str], enable: bool) -> dict[str, Any]:
-    """The input of `ondemand_hotpatch` (and of each `set_hotpatching` call)."""
+    """The input of each `set_hotpatching` call (and, with `notWindows`, of
+    `ondemand_hotpatch`)."""
     return {"vms": list(vms), "enableHotpatching": enable}
 
 

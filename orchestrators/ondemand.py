@@ -14,8 +14,9 @@ more per episode): the parent holds 2 + 4 + 100 groups x 4 = 406 events; a group
 most 20 starts and 60 checks (4 h 30 min of checks every 5 minutes is 54), each after a
 timer: (20 + 60) x 8 + 6 = 646 events.
 
-`ondemand_hotpatch` (input: `hotpatch_payload`, checked by POST /hotpatch) sets the flag
-on its VMs a hundred per activity call, a 429 waited out on a durable timer, then
+`ondemand_hotpatch` (input: the Windows VMs POST /hotpatch checked, the flag, and how many
+VMs it left out as `notWindows`: no Linux VM has hotpatch to turn off) sets the flag on its
+VMs a hundred per activity call, a 429 waited out on a durable timer, then
 discovers their subscriptions again so the inventory (the plan preview, the next cycle)
 shows the change at once. At its 1,000 VMs: 10 calls, each at most 20 times after a timer,
 and a discovery per subscription: under 500 events.
@@ -36,6 +37,7 @@ from orchestrators.assessment_payloads import (
     SET_HOTPATCHING,
     START_ONDEMAND_INSTALLS,
     VALIDATE_ONDEMAND_INSTALL,
+    hotpatch_payload,
     parse_install_duration,
 )
 from patching.fanout import GROUP_VMS
@@ -132,7 +134,7 @@ def ondemand_hotpatch(context: df.DurableOrchestrationContext) -> Orchestration:
         answers, pending = yield from _until_not_throttled(
             context,
             SET_HOTPATCHING,
-            lambda batch: {**body, "vms": batch},
+            lambda batch: hotpatch_payload(batch, body["enableHotpatching"]),
             vms[offset : offset + GROUP_VMS],
         )
         changed += sum(answer["changed"] for answer in answers)
@@ -151,6 +153,7 @@ def ondemand_hotpatch(context: df.DurableOrchestrationContext) -> Orchestration:
     return {
         "enableHotpatching": body["enableHotpatching"],
         "changed": changed,
+        "notWindows": body.get("notWindows", 0),
         "refused": len(refused),
         "notChanged": len(not_changed),
         "refusals": refused[:REFUSALS_SHOWN],

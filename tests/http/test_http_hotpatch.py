@@ -67,6 +67,7 @@ def test_hotpatch_is_turned_on_in_a_baseline_month_and_the_inventory_shows_it(
     assert output == {
         "enableHotpatching": True,
         "changed": 1,
+        "notWindows": 0,
         "refused": 0,
         "notChanged": 0,
         "refusals": [],
@@ -85,7 +86,8 @@ def test_a_hotpatch_month_refuses_a_new_enrollment_but_turns_it_off(tmp_path: Pa
             "POST", "/hotpatch", json_body={"vms": [READY], "enableHotpatching": True}
         )
         nothing_started = api.instances() == before
-        output = run_change(api, {"vms": [ENABLED], "enableHotpatching": False})
+        output = run_change(api, {"vms": [LINUX, ENABLED], "enableHotpatching": False})
+        only_linux = run_change(api, {"vms": [LINUX], "enableHotpatching": False})
         simulated, inventoried = flags(api), inventory_flags(api)
         sent = updates(api)
 
@@ -95,6 +97,9 @@ def test_a_hotpatch_month_refuses_a_new_enrollment_but_turns_it_off(tmp_path: Pa
     assert "2027-02" in error["message"] and "baseline month" in error["message"]
     assert nothing_started
     assert output["changed"] == 1 and output["enableHotpatching"] is False
+    assert output["notWindows"] == 1  # a Linux VM has no hotpatch to turn off: not sent
+    assert (only_linux["changed"], only_linux["notWindows"]) == (0, 1)
+    assert only_linux["rediscoveredSubscriptions"] == 0
     assert sent == [ENABLED]
     assert not simulated[ENABLED] and not inventoried[ENABLED]
     assert not simulated[READY]

@@ -497,3 +497,42 @@ def test_an_installation_fills_the_contract_s_defaults(api: ServedApi) -> None:
         "rebootSetting": "IfRequired",
         "maximumDuration": "PT2H0M",
     }
+
+
+# ----- POST /hotpatch -----
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"vms": [QUIET[1].id], "enableHotpatching": True}, 409, "vms[0]"),  # Linux
+        ({"vms": [QUIET[0].id, QUIET[0].id.upper()], "enableHotpatching": False}, 400, "vms[1]"),
+        ({"vms": [QUIET[0].id]}, 400, "enableHotpatching"),
+        ({"vms": [QUIET[0].id], "enableHotpatching": 1}, 400, "enableHotpatching"),
+        ({"vms": [QUIET[0].id], "enableHotpatching": True, "reboot": 0}, 400, "reboot"),
+        ({"vms": [QUIET[0].id, foreign_vm_id()], "enableHotpatching": False}, 403, "vms[1]"),
+        (
+            {"vms": [QUIET[0].id.replace("vm-", "gone-")], "enableHotpatching": False},
+            404,
+            "vms[0]",
+        ),
+    ],
+)
+def test_a_bad_hotpatch_change_is_refused_by_field_and_starts_nothing(
+    api: ServedApi, body: dict[str, Any], status: int, field: str
+) -> None:
+    before = api.requested_instances()
+    error = error_of(api.call("POST", "/hotpatch", json_body=body), status)
+
+    assert error["field"] == field
+    assert field in error["message"]
+    assert api.requested_instances() == before
+
+
+def test_turning_hotpatch_off_leaves_a_linux_vm_out(api: ServedApi) -> None:
+    answer = api.call("POST", "/hotpatch", json_body={"vms": [LIN.id], "enableHotpatching": False})
+
+    assert answer.status_code == 202
+    started = api.instances()[answer.json()["id"]]
+    assert started["name"] == "ondemand_hotpatch"
+    assert started["input"] == {"vms": [], "enableHotpatching": False, "notWindows": 1}
