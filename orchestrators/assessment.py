@@ -76,11 +76,13 @@ def assessment_scheduler(context: df.DurableOrchestrationContext) -> Orchestrati
     return outcome
 
 
-@bp.orchestration_trigger(context_name="context")  # type: ignore[untyped-decorator]
-def assessment_round(context: df.DurableOrchestrationContext) -> Orchestration:
-    scope = (context.get_input() or {}).get("scope")
-    found = yield context.call_activity(ASSESSMENT_SCOPE, {"scope": scope})
-    stale: list[str] = found["refresh"]
+def discover(
+    context: df.DurableOrchestrationContext, subscriptions: list[str]
+) -> Generator[Any, Any, list[str]]:
+    """The subscriptions discovered into the inventory at once, those ARM throttled again
+    after its `retryAfter` (a durable timer), `DISCOVERY_ATTEMPTS` times at most; the ones
+    still throttled after that."""
+    stale = subscriptions
     for _ in range(DISCOVERY_ATTEMPTS):
         if not stale:
             break
@@ -91,6 +93,14 @@ def assessment_round(context: df.DurableOrchestrationContext) -> Orchestration:
         stale = [s for s, a in zip(stale, answers, strict=True) if "retryAfter" in a]
         if stale:
             yield context.create_timer(context.current_utc_datetime + timedelta(seconds=max(waits)))
+    return stale
+
+
+@bp.orchestration_trigger(context_name="context")  # type: ignore[untyped-decorator]
+def assessment_round(context: df.DurableOrchestrationContext) -> Orchestration:
+    scope = (context.get_input() or {}).get("scope")
+    found = yield context.call_activity(ASSESSMENT_SCOPE, {"scope": scope})
+    stale = yield from discover(context, found["refresh"])
     selected = yield context.call_activity(
         SELECT_ASSESSMENT_WAVES, {"scope": scope, "round": context.instance_id}
     )

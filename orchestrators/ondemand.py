@@ -17,9 +17,9 @@ timer: (20 + 60) x 8 + 6 = 646 events.
 `ondemand_hotpatch` (input: the Windows VMs POST /hotpatch checked, the flag, and how many
 VMs it left out as `notWindows`: no Linux VM has hotpatch to turn off) sets the flag on its
 VMs a hundred per activity call, a 429 waited out on a durable timer, then
-discovers their subscriptions again so the inventory (the plan preview, the next cycle)
-shows the change at once. At its 1,000 VMs: 10 calls, each at most 20 times after a timer,
-and a discovery per subscription: under 500 events.
+discovers their subscriptions again (`orchestrators.assessment.discover`) so the inventory
+(the plan preview, the next cycle) shows the change at once. At its 1,000 VMs: 10 calls,
+each at most 20 times after a timer, and the discoveries: under 500 events.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from orchestrators.assessment import discover
 from orchestrators.assessment_payloads import (
     CHECK_ONDEMAND_INSTALLS,
-    DISCOVER_SUBSCRIPTION,
     ONDEMAND_INSTALL_GROUP,
     SET_HOTPATCHING,
     START_ONDEMAND_INSTALLS,
@@ -51,7 +51,6 @@ CHECK_EVERY = timedelta(minutes=5)
 GRACE = timedelta(minutes=30)
 MAX_START_CALLS = 20
 MAX_CHECKS = 60
-MAX_DISCOVERY_CALLS = 5
 REFUSALS_SHOWN = 50
 
 Orchestration = Generator[Any, Any, dict[str, Any]]
@@ -140,16 +139,8 @@ def ondemand_hotpatch(context: df.DurableOrchestrationContext) -> Orchestration:
         changed += sum(answer["changed"] for answer in answers)
         refused += [refusal for answer in answers for refusal in answer["refused"]]
         not_changed += pending
-    rediscovered = 0
-    for subscription in sorted({VmId.parse(vm).subscription_id.lower() for vm in vms}):
-        for _ in range(MAX_DISCOVERY_CALLS):
-            found = yield context.call_activity(DISCOVER_SUBSCRIPTION, subscription)
-            if "retryAfter" not in found:
-                rediscovered += 1
-                break
-            yield context.create_timer(
-                context.current_utc_datetime + timedelta(seconds=found["retryAfter"])
-            )
+    subscriptions = sorted({VmId.parse(vm).subscription_id.lower() for vm in vms})
+    still_throttled = yield from discover(context, subscriptions)
     return {
         "enableHotpatching": body["enableHotpatching"],
         "changed": changed,
@@ -157,7 +148,7 @@ def ondemand_hotpatch(context: df.DurableOrchestrationContext) -> Orchestration:
         "refused": len(refused),
         "notChanged": len(not_changed),
         "refusals": refused[:REFUSALS_SHOWN],
-        "rediscoveredSubscriptions": rediscovered,
+        "rediscoveredSubscriptions": len(subscriptions) - len(still_throttled),
     }
 
 
