@@ -26,7 +26,8 @@ def set_hotpatching(payload: dict[str, Any]) -> dict[str, Any]:
     """`enableHotpatching` set on each VM of the payload; the VMs not reached because ARM
     throttled come back as `pending`, with `retryAfter`."""
     current = deps()
-    vms, enable = parse_hotpatch_change(payload, current.settings.subscriptions)
+    change = parse_hotpatch_change(payload, current.settings.subscriptions)
+    vms, enable = change.vms, change.enable
     changed = 0
     refused: list[dict[str, str]] = []
     pending: list[str] = []

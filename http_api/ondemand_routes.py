@@ -85,7 +85,11 @@ async def change_hotpatch(
                     field=f"vms[{index}]",
                 )
     # Hotpatch is Windows-only: a Linux VM never has it to turn off, and its OS never changes.
-    windows = [vm for vm, target in zip(change.vms, targets, strict=True) if _windows(target)]
+    windows = [
+        vm
+        for vm, target in zip(change.vms, targets, strict=True)
+        if target.os_type is OsType.WINDOWS
+    ]
     payload = {
         **hotpatch_payload(windows, change.enable),
         "notWindows": len(change.vms) - len(windows),
@@ -93,10 +97,6 @@ async def change_hotpatch(
     instance_id = await durable(client.start_new(ONDEMAND_HOTPATCH, None, payload))
     started: func.HttpResponse = client.create_check_status_response(req, instance_id)
     return started
-
-
-def _windows(target: VmTarget) -> bool:
-    return target.os_type is OsType.WINDOWS
 
 
 async def _discovered(store: PatchStore, vms: Sequence[str]) -> list[VmTarget]:

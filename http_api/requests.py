@@ -9,9 +9,9 @@ so a request accepted here is never refused after it started something.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -27,9 +27,11 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from http_api.errors import ApiError, ErrorCode, bad_field, not_managed
 from orchestrators.assessment_payloads import (
     ForeignSubscription,
+    HotpatchChange,
     OnDemandInstall,
     RequestError,
     Scope,
+    parse_hotpatch_change,
     parse_install_duration,
     parse_ondemand_install,
     parse_scope,
@@ -65,6 +67,7 @@ _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 _Model = TypeVar("_Model", bound=BaseModel)
+_Parsed = TypeVar("_Parsed")
 
 
 def _refused(kind: str, error: Exception) -> PydanticCustomError:
@@ -224,29 +227,27 @@ def installation(body: bytes, managed: Collection[str]) -> OnDemandInstall:
     """POST /installations: the request as `ondemand_install` takes it."""
     checked = _body(InstallationBody, body)
     _check_vm_list(checked.vms, managed)
-    payload = checked.model_dump(mode="json")
-    try:
-        # The orchestration's own check, so that what is accepted here it accepts too.
-        return parse_ondemand_install(payload, managed)
-    except ForeignSubscription as error:
-        raise not_managed("vms", str(error)) from error
-    except RequestError as error:
-        raise _domain_refusal(error, "body") from error
-
-
-@dataclass(frozen=True, slots=True)
-class HotpatchChange:
-    """A checked POST /hotpatch body."""
-
-    vms: tuple[str, ...]
-    enable: bool
+    return _as_the_activity_takes(parse_ondemand_install, checked, managed)
 
 
 def hotpatch_change(body: bytes, managed: Collection[str]) -> HotpatchChange:
     """POST /hotpatch: distinct VM ids of managed subscriptions and the flag to set."""
     checked = _body(HotpatchBody, body)
     _check_vm_list(checked.vms, managed)
-    return HotpatchChange(tuple(checked.vms), checked.enableHotpatching)
+    return _as_the_activity_takes(parse_hotpatch_change, checked, managed)
+
+
+def _as_the_activity_takes(
+    parse: Callable[[Any, Collection[str]], _Parsed], checked: BaseModel, managed: Collection[str]
+) -> _Parsed:
+    """The orchestration's own check of the body, so that what is accepted here it accepts
+    too."""
+    try:
+        return parse(checked.model_dump(mode="json"), managed)
+    except ForeignSubscription as error:
+        raise not_managed("vms", str(error)) from error
+    except RequestError as error:
+        raise _domain_refusal(error, "body") from error
 
 
 def _check_vm_list(vms: list[str], managed: Collection[str]) -> None:

@@ -168,7 +168,15 @@ def hotpatch_payload(vms: Sequence[str], enable: bool) -> dict[str, Any]:
     return {"vms": list(vms), "enableHotpatching": enable}
 
 
-def parse_hotpatch_change(body: Any, configured: Collection[str]) -> tuple[tuple[str, ...], bool]:
+@dataclass(frozen=True, slots=True)
+class HotpatchChange:
+    """A checked POST /hotpatch body (and `set_hotpatching` input): the flag for `vms`."""
+
+    vms: tuple[str, ...]
+    enable: bool
+
+
+def parse_hotpatch_change(body: Any, configured: Collection[str]) -> HotpatchChange:
     """`hotpatch_payload` read back: the VMs (each once, each of a managed subscription)
     and the flag; RequestError names the first bad field."""
     if not isinstance(body, dict) or set(body) != {"vms", "enableHotpatching"}:
@@ -176,7 +184,7 @@ def parse_hotpatch_change(body: Any, configured: Collection[str]) -> tuple[tuple
     enable = body["enableHotpatching"]
     if not isinstance(enable, bool):
         raise RequestError(f"enableHotpatching is {enable!r}; expected true or false")
-    return _managed_vms(body, configured), enable
+    return HotpatchChange(_managed_vms(body, configured), enable)
 
 
 def _managed_vms(body: dict[str, Any], configured: Collection[str]) -> tuple[str, ...]:
