@@ -5,6 +5,7 @@ orchestrations, started only for a request checked whole (`http_api.requests`), 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -36,11 +37,7 @@ async def start_assessment(
     """An assessment round over the scope now, whatever the VMs' last assessment."""
     current = await app_deps()
     scope = requests.assessment_scope(req.get_body(), current.settings.subscriptions)
-    instance_id = await durable(
-        client.start_new(ASSESSMENT_ROUND, None, {"scope": scope_payload(scope)})
-    )
-    started: func.HttpResponse = client.create_check_status_response(req, instance_id)
-    return started
+    return await _started(client, req, ASSESSMENT_ROUND, {"scope": scope_payload(scope)})
 
 
 @bp.route(route="installations", methods=["POST"])  # type: ignore[untyped-decorator]
@@ -54,9 +51,7 @@ async def start_installation(
     current = await app_deps()
     request = requests.installation(req.get_body(), current.settings.subscriptions)
     await _discovered(current.store, request.vms)
-    instance_id = await durable(client.start_new(ONDEMAND_INSTALL, None, install_payload(request)))
-    started: func.HttpResponse = client.create_check_status_response(req, instance_id)
-    return started
+    return await _started(client, req, ONDEMAND_INSTALL, install_payload(request))
 
 
 @bp.route(route="hotpatch", methods=["POST"])  # type: ignore[untyped-decorator]
@@ -94,7 +89,17 @@ async def change_hotpatch(
         **hotpatch_payload(windows, change.enable),
         "notWindows": len(change.vms) - len(windows),
     }
-    instance_id = await durable(client.start_new(ONDEMAND_HOTPATCH, None, payload))
+    return await _started(client, req, ONDEMAND_HOTPATCH, payload)
+
+
+async def _started(
+    client: df.DurableOrchestrationClient,
+    req: func.HttpRequest,
+    orchestrator: str,
+    payload: dict[str, Any],
+) -> func.HttpResponse:
+    """`orchestrator` started on `payload`; 202 with its Durable status URLs."""
+    instance_id = await durable(client.start_new(orchestrator, None, payload))
     started: func.HttpResponse = client.create_check_status_response(req, instance_id)
     return started
 
